@@ -1,0 +1,86 @@
+"""Alembic environment for quartblog, written for the async engine.
+
+* The URL: ``QUARTBLOG_DATABASE_URL`` wins over ``sqlalchemy.url`` in alembic.ini;
+  with neither, the app's default SQLite file in ``instance/``.
+* Online: an ``AsyncEngine`` from the same settings the app uses; the migrations
+  run inside ``await connection.run_sync(...)``.  A caller that already holds a
+  connection (the app's auto-migrate, the tests) passes it in
+  ``config.attributes["connection"]`` and it is used as is.
+* SQLite gets batch mode (ALTER TABLE by copy-and-move).
+* Offline (``alembic upgrade head --sql``) prints the SQL for the URL's dialect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from logging.config import fileConfig
+
+from alembic import context
+from sqlalchemy.engine import Connection
+
+from quartblog.config import Settings
+from quartblog.db import create_engine, default_database_url, normalize_url
+from quartblog.migrations import PROJECT_ROOT
+from quartblog.models import Base
+
+config = context.config
+if config.config_file_name is not None and config.attributes.get("configure_logger", True):
+    if not config.attributes.get("connection"):
+        fileConfig(config.config_file_name, disable_existing_loggers=False)
+
+target_metadata = Base.metadata
+
+
+def database_url() -> str:
+    settings = Settings.from_env()
+    url = settings.DATABASE_URL or config.get_main_option("sqlalchemy.url")
+    if not url:
+        url = default_database_url(PROJECT_ROOT / "instance")
+    return normalize_url(url).render_as_string(hide_password=False)
+
+
+def _configure(connection: Connection | None = None, **kwargs) -> None:
+    context.configure(
+        target_metadata=target_metadata,
+        compare_type=True,
+        render_as_batch=True,  # SQLite needs copy-and-move for ALTER; harmless elsewhere
+        user_module_prefix="quartblog.types.",
+        connection=connection,
+        **kwargs,
+    )
+
+
+def run_migrations_offline() -> None:
+    _configure(url=database_url(), literal_binds=True, dialect_opts={"paramstyle": "named"})
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def do_run_migrations(connection: Connection) -> None:
+    _configure(connection)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def run_async_migrations() -> None:
+    engine = create_engine(database_url())
+    try:
+        async with engine.connect() as connection:
+            await connection.run_sync(do_run_migrations)
+            await connection.commit()
+    finally:
+        await engine.dispose()
+
+
+def run_migrations_online() -> None:
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        do_run_migrations(connection)
+    else:
+        asyncio.run(run_async_migrations())
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()

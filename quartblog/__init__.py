@@ -1,0 +1,39 @@
+"""quartblog: an async blog engine on Quart, SQLAlchemy 2 (asyncio) and Alembic.
+
+``create_app(config)`` builds an app; ``app`` is the one ``hypercorn quartblog:app``
+serves, configured from ``QUARTBLOG_*`` environment variables.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Mapping
+
+from quart import Quart
+
+from .config import Settings, check_secret_key
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Quart:
+    app = Quart(__name__, instance_relative_config=True)
+    settings = Settings.from_env().as_dict()
+    settings.update(config or {})
+    app.config.update(settings)
+    app.config["SECRET_KEY"] = check_secret_key(app.config)
+    production = app.config["ENV"] == "production"
+    app.config["DEBUG"] = False if production else app.config.get("DEBUG", False)
+    app.config["TESTING"] = app.config["ENV"] == "testing"
+
+    from . import cli, db, errors, health, site
+
+    db.init_app(app)
+    errors.init_app(app)
+    cli.init_app(app)
+    app.register_blueprint(health.blueprint)
+    app.register_blueprint(site.blueprint)
+
+    logging.getLogger("quartblog").setLevel(logging.INFO)
+    return app
+
+
+app = create_app()

@@ -1,0 +1,104 @@
+"""Every setting in one place, read from ``QUARTBLOG_*`` environment variables.
+
+``Settings.from_env()`` reads the environment; ``create_app(config)`` accepts a
+mapping of overrides (tests use that).  The values end up in ``app.config`` under
+their upper-case names (``DATABASE_URL``, ``SECRET_KEY`` ...).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from typing import Any, Mapping
+
+PREFIX = "QUARTBLOG_"
+DEV_SECRET_KEY = "dev-only-secret-key-change-me-in-production-0123456789"
+MIN_SECRET_KEY_LENGTH = 32
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or wrong: the app refuses to start."""
+
+
+def _bool(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _list(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+@dataclass
+class Settings:
+    # development | testing | production
+    ENV: str = "development"
+    # None means a SQLite file in the app's instance folder.
+    DATABASE_URL: str | None = None
+    SECRET_KEY: str | None = None
+    # Upgrade the database to the newest migration at start-up (under a lock).
+    AUTO_MIGRATE: bool = False
+    # Connection pool (MySQL/MariaDB, PostgreSQL). pool_recycle stays below the
+    # server's wait_timeout (MariaDB's default is 28800 s).
+    DB_POOL_SIZE: int = 10
+    DB_MAX_OVERFLOW: int = 10
+    DB_POOL_RECYCLE: int = 3600
+    DB_ECHO: bool = False
+    # Site
+    POSTS_PER_PAGE: int = 10
+    SIDEBAR_SIZE: int = 5
+    SITE_NAME: str = "quartblog"
+    # Role given to people who register: author (may write posts) or reader.
+    DEFAULT_ROLE: str = "author"
+    # API tokens
+    JWT_EXPIRES_SECONDS: int = 60 * 60 * 24 * 14
+    # Browser front ends allowed to call /api (CORS); "*" allows any.
+    CORS_ORIGINS: list[str] = field(default_factory=lambda: ["*"])
+    # Path of the interactive API docs page (it loads scripts from a CDN); empty: off.
+    API_DOCS_PATH: str = ""
+    # Cache (issue 5): in-process by default, Redis when a URL is set.
+    REDIS_URL: str | None = None
+    CACHE_TTL_SECONDS: int = 30
+    # Rate limits on log-in and registration (requests per minute per address); 0 disables.
+    AUTH_RATE_LIMIT_PER_MINUTE: int = 20
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+        environ = os.environ if environ is None else environ
+        settings = cls()
+        for f in fields(cls):
+            raw = environ.get(PREFIX + f.name)
+            if raw is None:
+                continue
+            setattr(settings, f.name, _coerce(f.name, f.type, raw))
+        return settings
+
+    def as_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def _coerce(name: str, type_: Any, raw: str) -> Any:
+    type_name = str(type_)
+    try:
+        if type_name.startswith("bool"):
+            return _bool(raw)
+        if type_name.startswith("int"):
+            return int(raw)
+        if type_name.startswith("list"):
+            return _list(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{PREFIX}{name}={raw!r} is not a valid {type_name}") from exc
+    return raw or None if "None" in type_name else raw
+
+
+def check_secret_key(config: Mapping[str, Any]) -> str:
+    """The secret key to use; in production a missing or short key is an error."""
+    key = config.get("SECRET_KEY")
+    if config.get("ENV") == "production":
+        if not key or len(key) < MIN_SECRET_KEY_LENGTH:
+            raise ConfigError(
+                f"{PREFIX}SECRET_KEY must be set to a random string of at least "
+                f"{MIN_SECRET_KEY_LENGTH} characters when {PREFIX}ENV=production, e.g. "
+                "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+            )
+        return key
+    return key or DEV_SECRET_KEY

@@ -1,0 +1,56 @@
+"""One error handler: an HTML page in the site's layout, or JSON for API clients.
+
+JSON is chosen for paths under ``/api`` and for clients that prefer
+``application/json``; the JSON shape is the API contract's
+``{"errors": {"<field>": ["<message>"]}}``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from quart import Quart, render_template, request
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from .services.errors import NotFound, PermissionDenied, ValidationFailed
+
+log = logging.getLogger(__name__)
+
+
+def wants_json() -> bool:
+    if request.path == "/api" or request.path.startswith("/api/"):
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+
+
+async def error_response(code: int, message: str, errors: dict[str, list[str]] | None = None):
+    if wants_json():
+        return {"errors": errors or {"body": [message]}}, code
+    html = await render_template("errors/error.html", code=code, message=message)
+    return html, code
+
+
+def init_app(app: Quart) -> None:
+    @app.errorhandler(HTTPException)
+    async def _http_error(exc: HTTPException):
+        if exc.code is None or exc.code < 400:
+            return exc
+        return await error_response(exc.code, exc.description or exc.name)
+
+    @app.errorhandler(NotFound)
+    async def _not_found(exc: NotFound):
+        return await error_response(404, f"{exc.what} not found".capitalize())
+
+    @app.errorhandler(PermissionDenied)
+    async def _forbidden(exc: PermissionDenied):
+        return await error_response(403, exc.message)
+
+    @app.errorhandler(ValidationFailed)
+    async def _invalid(exc: ValidationFailed):
+        return await error_response(422, str(exc), exc.errors)
+
+    @app.errorhandler(Exception)
+    async def _unexpected(exc: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return await error_response(500, InternalServerError.description)

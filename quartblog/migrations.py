@@ -1,0 +1,139 @@
+"""Alembic from inside the app: the start-up check and the locked auto-upgrade.
+
+The migration scripts live in the repository's top-level ``alembic/`` folder;
+``alembic.ini`` beside it names them.  ``alembic/env.py`` runs on a connection
+handed to it in ``config.attributes["connection"]`` when there is one, which is
+how the app (and the tests) run migrations on their own async engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import logging
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, AsyncIterator
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from .db import DatabaseUnavailable, masked
+
+if TYPE_CHECKING:
+    from quart import Quart
+
+    from .db import Database
+
+log = logging.getLogger(__name__)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ALEMBIC_INI = PROJECT_ROOT / "alembic.ini"
+LOCK_NAME = "quartblog_migrate"
+LOCK_TIMEOUT_SECONDS = 300
+
+
+class SchemaOutOfDate(RuntimeError):
+    """The database is behind the newest migration."""
+
+
+def alembic_config(url: str | None = None) -> Config:
+    cfg = Config(str(ALEMBIC_INI))
+    cfg.set_main_option("script_location", str(PROJECT_ROOT / "alembic"))
+    if url is not None:
+        cfg.set_main_option("sqlalchemy.url", str(url).replace("%", "%%"))
+    return cfg
+
+
+def head_revisions() -> set[str]:
+    return set(ScriptDirectory.from_config(alembic_config()).get_heads())
+
+
+def _current_revisions(connection: Connection) -> set[str]:
+    return set(MigrationContext.configure(connection).get_current_heads())
+
+
+def _upgrade(connection: Connection, revision: str = "head") -> None:
+    cfg = alembic_config()
+    cfg.attributes["connection"] = connection
+    command.upgrade(cfg, revision)
+
+
+async def current_revisions(conn: AsyncConnection) -> set[str]:
+    return await conn.run_sync(_current_revisions)
+
+
+async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+    """Upgrade under a lock, so that workers starting together do not race."""
+    async with engine.connect() as conn:
+        async with migration_lock(conn, engine):
+            await conn.run_sync(_upgrade, revision)
+            await conn.commit()
+
+
+@asynccontextmanager
+async def migration_lock(conn: AsyncConnection, engine: AsyncEngine) -> AsyncIterator[None]:
+    backend = engine.url.get_backend_name()
+    if backend in ("mysql", "mariadb"):
+        got = (await conn.execute(
+            text("SELECT GET_LOCK(:name, :timeout)"),
+            {"name": LOCK_NAME, "timeout": LOCK_TIMEOUT_SECONDS},
+        )).scalar()
+        if got != 1:
+            raise SchemaOutOfDate("timed out waiting for another worker's migration lock")
+        try:
+            yield
+        finally:
+            await conn.execute(text("SELECT RELEASE_LOCK(:name)"), {"name": LOCK_NAME})
+    elif backend == "postgresql":
+        await conn.execute(text("SELECT pg_advisory_lock(hashtext(:name))"), {"name": LOCK_NAME})
+        try:
+            yield
+        finally:
+            await conn.execute(text("SELECT pg_advisory_unlock(hashtext(:name))"), {"name": LOCK_NAME})
+    else:
+        database = engine.url.database
+        if not database or database == ":memory:":
+            yield
+            return
+        handle = await asyncio.to_thread(_acquire_file_lock, Path(database + ".migrate-lock"))
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            handle.close()
+
+
+def _acquire_file_lock(path: Path) -> IO[str]:
+    handle = open(path, "a+")
+    fcntl.flock(handle, fcntl.LOCK_EX)
+    return handle
+
+
+async def ensure_schema_current(app: "Quart", db: "Database") -> None:
+    """At start-up: reach the database, then compare its revision with head."""
+    engine = db.engine
+    try:
+        async with engine.connect() as conn:
+            current = await current_revisions(conn)
+    except Exception as exc:  # the driver's own error types differ
+        raise DatabaseUnavailable(
+            f"cannot connect to the database at {masked(engine.url)}: {exc}"
+        ) from exc
+    heads = head_revisions()
+    if current == heads:
+        return
+    if app.config.get("AUTO_MIGRATE"):
+        log.info("upgrading the database at %s to %s", masked(engine.url), ", ".join(sorted(heads)))
+        await upgrade(engine)
+        return
+    raise SchemaOutOfDate(
+        f"the database at {masked(engine.url)} is at revision "
+        f"{', '.join(sorted(current)) or 'none (empty)'}, the code needs {', '.join(sorted(heads))}: "
+        "run `alembic upgrade head` (or start with QUARTBLOG_AUTO_MIGRATE=1)"
+    )

@@ -1,0 +1,207 @@
+"""The schema: SQLAlchemy 2 typed declarative models.
+
+Every relationship is ``lazy="raise"``: touching one that was not loaded
+explicitly (``selectinload``/``joinedload``) raises instead of doing hidden I/O.
+Keys are integers (see docs/architecture.md); slugs and usernames are the
+public identifiers.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from .types import LongText, UTCDateTime, utcnow
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_N_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# MySQL/MariaDB: InnoDB, 4-byte UTF-8 (emoji), a collation that tells emoji apart.
+MYSQL_TABLE_ARGS = {
+    "mysql_engine": "InnoDB",
+    "mysql_charset": "utf8mb4",
+    "mysql_collate": "utf8mb4_unicode_520_ci",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Role(str, enum.Enum):
+    ADMIN = "admin"
+    AUTHOR = "author"
+    READER = "reader"
+
+
+post_tags = Table(
+    "post_tags",
+    Base.metadata,
+    Column("post_id", ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True),
+    Column("tag_id", ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True),
+    Index("ix_post_tags_tag_id_post_id", "tag_id", "post_id"),
+    **MYSQL_TABLE_ARGS,
+)
+
+follows = Table(
+    "follows",
+    Base.metadata,
+    Column("follower_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("followed_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("created_at", UTCDateTime(), nullable=False, default=utcnow),
+    Index("ix_follows_followed_id", "followed_id"),
+    CheckConstraint("follower_id <> followed_id", name="not_self"),
+    **MYSQL_TABLE_ARGS,
+)
+
+favorites = Table(
+    "favorites",
+    Base.metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("post_id", ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True),
+    Column("created_at", UTCDateTime(), nullable=False, default=utcnow),
+    Index("ix_favorites_post_id", "post_id"),
+    **MYSQL_TABLE_ARGS,
+)
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (MYSQL_TABLE_ARGS,)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str] = mapped_column(String(255), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    bio: Mapped[str | None] = mapped_column(Text)
+    image: Mapped[str | None] = mapped_column(String(500))
+    role: Mapped[Role] = mapped_column(
+        Enum(
+            Role,
+            native_enum=False,
+            length=16,
+            values_callable=lambda roles: [r.value for r in roles],
+            validate_strings=True,
+            name="role",
+        ),
+        default=Role.AUTHOR,
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    posts: Mapped[list["Post"]] = relationship(back_populates="author", lazy="raise")
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN
+
+    @property
+    def can_write(self) -> bool:
+        return self.role in (Role.ADMIN, Role.AUTHOR)
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.username!r} {self.role.value}>"
+
+
+class Tag(Base):
+    __tablename__ = "tags"
+    __table_args__ = (MYSQL_TABLE_ARGS,)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+
+    def __repr__(self) -> str:
+        return f"<Tag {self.name!r}>"
+
+
+class Post(Base):
+    __tablename__ = "posts"
+    __table_args__ = (
+        # Newest first, with id as tie-breaker: a covering index for the home page
+        # and the article list (deferred join on it for deep pages).
+        Index("ix_posts_created_at_id", "created_at", "id"),
+        # Posts of an author, newest first.
+        Index("ix_posts_author_id_created_at", "author_id", "created_at"),
+        MYSQL_TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(255), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(String(500), default="")
+    body: Mapped[str] = mapped_column(LongText)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    view_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+    author: Mapped[User] = relationship(back_populates="posts", lazy="raise")
+    tags: Mapped[list[Tag]] = relationship(
+        secondary=post_tags, lazy="raise", order_by=Tag.name
+    )
+    comments: Mapped[list["Comment"]] = relationship(
+        back_populates="post",
+        lazy="raise",
+        passive_deletes=True,
+        order_by="Comment.created_at",
+    )
+
+    @property
+    def tag_names(self) -> list[str]:
+        return sorted(tag.name for tag in self.tags)
+
+    def __repr__(self) -> str:
+        return f"<Post {self.id} {self.slug!r}>"
+
+
+class Comment(Base):
+    __tablename__ = "comments"
+    __table_args__ = (
+        Index("ix_comments_post_id_created_at", "post_id", "created_at"),
+        Index("ix_comments_author_id", "author_id"),
+        MYSQL_TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"))
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+
+    post: Mapped[Post] = relationship(back_populates="comments", lazy="raise")
+    author: Mapped[User] = relationship(lazy="raise")
+
+    def __repr__(self) -> str:
+        return f"<Comment {self.id} on post {self.post_id}>"
+
+
+__all__ = [
+    "Base",
+    "Comment",
+    "Post",
+    "Role",
+    "Tag",
+    "User",
+    "favorites",
+    "follows",
+    "post_tags",
+]

@@ -1,0 +1,49 @@
+"""Errors the service layer raises; the site and the API translate them.
+
+The HTML blueprints turn them into a 404/403 page or form messages; the API
+blueprint into 404/403 or 422 ``{"errors": {field: [message]}}``.
+"""
+
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    """Base class: something the client asked for cannot be done."""
+
+
+class NotFound(ServiceError):
+    def __init__(self, what: str) -> None:
+        super().__init__(f"{what} not found")
+        self.what = what
+
+
+class PermissionDenied(ServiceError):
+    def __init__(self, message: str = "you are not allowed to do that") -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ValidationFailed(ServiceError):
+    """Invalid input: ``errors`` maps a field name to its messages."""
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        super().__init__("; ".join(f"{k}: {', '.join(v)}" for k, v in errors.items()))
+        self.errors = errors
+
+    @classmethod
+    def one(cls, field: str, message: str) -> "ValidationFailed":
+        return cls({field: [message]})
+
+
+class Errors:
+    """Collects field errors, then raises them all at once."""
+
+    def __init__(self) -> None:
+        self.errors: dict[str, list[str]] = {}
+
+    def add(self, field: str, message: str) -> None:
+        self.errors.setdefault(field, []).append(message)
+
+    def raise_if_any(self) -> None:
+        if self.errors:
+            raise ValidationFailed(self.errors)

@@ -1,0 +1,363 @@
+"""Posts: lists (home, tag, author, favorites, feed), single posts, writing, favorites.
+
+Reading is done in a fixed number of statements whatever the page size:
+
+1. ``count``: how many posts match (for page links and ``articlesCount``);
+2. ``ids``: the ids of the requested page, from an index only (a deferred join:
+   deep pages skip index entries, not whole rows);
+3. ``views``: those posts with their author, tag names, favorite and comment
+   counts, and the viewer's favorited/following flags, in one statement.
+
+A single post is step 3 alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from slugify import slugify
+from sqlalchemy import and_, delete, exists, false, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import contains_eager, defer
+from sqlalchemy.sql import Select
+
+from ..markdown import plain_summary
+from ..models import Comment, Post, Tag, User, favorites, follows, post_tags
+from ..types import utcnow
+from .errors import Errors, NotFound, PermissionDenied, ValidationFailed
+from .tags import get_or_create_tags, normalize_tags
+from .users import following_expr
+
+TITLE_MAX = 200
+DESCRIPTION_MAX = 500
+BODY_MAX = 100_000
+SLUG_MAX = 200
+LIMIT_MAX = 100
+
+
+@dataclass
+class PostView:
+    """A post as a page or a response shows it: everything loaded, nothing lazy."""
+
+    post: Post  # with .author loaded
+    tags: list[str]
+    favorites_count: int
+    favorited: bool
+    following_author: bool
+    comments_count: int
+
+    @property
+    def author(self) -> User:
+        return self.post.author
+
+    @property
+    def summary(self) -> str:
+        return self.post.description or plain_summary(self.post.body)
+
+
+@dataclass
+class PostPage:
+    items: list[PostView]
+    total: int
+    limit: int
+    offset: int
+
+    @property
+    def page(self) -> int:
+        return self.offset // self.limit + 1 if self.limit else 1
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.limit)) if self.limit else 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.offset + self.limit < self.total
+
+    @property
+    def has_prev(self) -> bool:
+        return self.offset > 0
+
+
+@dataclass
+class PostFilter:
+    """Which posts a list shows: any combination of these."""
+
+    tag: str | None = None
+    author: str | None = None          # username
+    favorited_by: str | None = None    # username
+    feed_of: int | None = None         # user id: posts by the people they follow
+    search: str | None = None          # words in title or body
+
+
+# --- reading -------------------------------------------------------------------------
+
+def _filtered(query: Select, flt: PostFilter) -> Select:
+    if flt.tag is not None:
+        tag_ids = select(Tag.id).where(Tag.name == flt.tag.strip().lower())
+        query = query.where(Post.id.in_(
+            select(post_tags.c.post_id).where(post_tags.c.tag_id.in_(tag_ids))))
+    if flt.author is not None:
+        query = query.where(Post.author_id.in_(select(User.id).where(User.username == flt.author)))
+    if flt.favorited_by is not None:
+        fan = select(User.id).where(User.username == flt.favorited_by)
+        query = query.where(Post.id.in_(
+            select(favorites.c.post_id).where(favorites.c.user_id.in_(fan))))
+    if flt.feed_of is not None:
+        query = query.where(Post.author_id.in_(
+            select(follows.c.followed_id).where(follows.c.follower_id == flt.feed_of)))
+    if flt.search:
+        for word in flt.search.split()[:8]:
+            pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            query = query.where(
+                Post.title.ilike(pattern, escape="\\") | Post.body.ilike(pattern, escape="\\"))
+    return query
+
+
+def _views_query(viewer_id: int | None, *, with_body: bool = True) -> Select:
+    favorites_count = (
+        select(func.count()).select_from(favorites)
+        .where(favorites.c.post_id == Post.id).correlate(Post).scalar_subquery()
+    )
+    comments_count = (
+        select(func.count(Comment.id))
+        .where(Comment.post_id == Post.id).correlate(Post).scalar_subquery()
+    )
+    tag_names = (
+        select(func.aggregate_strings(Tag.name, ","))
+        .select_from(post_tags.join(Tag, Tag.id == post_tags.c.tag_id))
+        .where(post_tags.c.post_id == Post.id).correlate(Post).scalar_subquery()
+    )
+    if viewer_id is None:
+        favorited = false()
+    else:
+        favorited = exists().where(favorites.c.post_id == Post.id, favorites.c.user_id == viewer_id)
+    query = (
+        select(
+            Post,
+            tag_names.label("tag_names"),
+            favorites_count.label("favorites_count"),
+            favorited.label("favorited"),
+            following_expr(viewer_id, Post.author_id).label("following"),
+            comments_count.label("comments_count"),
+        )
+        .join(Post.author)
+        .options(contains_eager(Post.author))
+    )
+    if not with_body:
+        query = query.options(defer(Post.body, raiseload=True))
+    return query
+
+
+def _to_view(row) -> PostView:
+    post, tag_names, favorites_count, favorited, following, comments_count = row
+    return PostView(
+        post=post,
+        tags=sorted(tag_names.split(",")) if tag_names else [],
+        favorites_count=int(favorites_count or 0),
+        favorited=bool(favorited),
+        following_author=bool(following),
+        comments_count=int(comments_count or 0),
+    )
+
+
+async def list_posts(session: AsyncSession, flt: PostFilter | None = None, *,
+                     limit: int = 20, offset: int = 0, viewer_id: int | None = None,
+                     with_body: bool = True) -> PostPage:
+    """A page of posts, newest first, in three statements whatever ``limit`` is."""
+    flt = flt or PostFilter()
+    if limit < 1 or limit > LIMIT_MAX:
+        raise ValidationFailed.one("limit", f"must be between 1 and {LIMIT_MAX}")
+    if offset < 0:
+        raise ValidationFailed.one("offset", "must not be negative")
+    total = await session.scalar(_filtered(select(func.count(Post.id)), flt)) or 0
+    if offset >= total:
+        return PostPage(items=[], total=total, limit=limit, offset=offset)
+    ids = list(await session.scalars(
+        _filtered(select(Post.id), flt)
+        .order_by(Post.created_at.desc(), Post.id.desc())
+        .limit(limit).offset(offset)
+    ))
+    views = await load_views(session, ids, viewer_id=viewer_id, with_body=with_body)
+    return PostPage(items=views, total=total, limit=limit, offset=offset)
+
+
+async def load_views(session: AsyncSession, ids: list[int], *, viewer_id: int | None = None,
+                     with_body: bool = True) -> list[PostView]:
+    """PostViews for these ids, in the order given, in one statement."""
+    if not ids:
+        return []
+    rows = await session.execute(_views_query(viewer_id, with_body=with_body).where(Post.id.in_(ids)))
+    by_id = {view.post.id: view for view in map(_to_view, rows)}
+    return [by_id[i] for i in ids if i in by_id]
+
+
+async def get_post_view(session: AsyncSession, slug: str, *, viewer_id: int | None = None) -> PostView:
+    row = (await session.execute(_views_query(viewer_id).where(Post.slug == slug))).first()
+    if row is None:
+        raise NotFound("article")
+    return _to_view(row)
+
+
+async def recent_posts(session: AsyncSession, limit: int = 5) -> list[tuple[str, str]]:
+    """(slug, title) of the newest posts, for the sidebar."""
+    rows = await session.execute(
+        select(Post.slug, Post.title).order_by(Post.created_at.desc(), Post.id.desc()).limit(limit))
+    return [(slug, title) for slug, title in rows]
+
+
+async def record_view(session: AsyncSession, post_id: int) -> None:
+    """Count a visit (updated_at is left alone: a visit is not an edit)."""
+    await session.execute(
+        update(Post).where(Post.id == post_id)
+        .values(view_count=Post.view_count + 1)
+        .execution_options(synchronize_session=False)
+    )
+
+
+# --- writing ---------------------------------------------------------------------------
+
+def can_edit(user: User | None, post: Post) -> bool:
+    return user is not None and (user.is_admin or user.id == post.author_id)
+
+
+def _check_fields(errors: Errors, *, title: str | None, description: str | None,
+                  body: str | None, creating: bool) -> None:
+    if title is not None or creating:
+        if not title or not title.strip():
+            errors.add("title", "can't be blank")
+        elif len(title.strip()) > TITLE_MAX:
+            errors.add("title", f"is too long (maximum is {TITLE_MAX} characters)")
+    if description is not None and len(description.strip()) > DESCRIPTION_MAX:
+        errors.add("description", f"is too long (maximum is {DESCRIPTION_MAX} characters)")
+    if body is not None or creating:
+        if not body or not body.strip():
+            errors.add("body", "can't be blank")
+        elif len(body) > BODY_MAX:
+            errors.add("body", f"is too long (maximum is {BODY_MAX} characters)")
+
+
+def _description(description: str | None, body: str) -> str:
+    description = (description or "").strip()
+    return description or plain_summary(body, 200)
+
+
+def base_slug(title: str) -> str:
+    """A URL slug for a title; Chinese and other scripts are transliterated."""
+    return slugify(title, max_length=SLUG_MAX, word_boundary=True) or "post"
+
+
+async def _unique_slug(session: AsyncSession, title: str) -> str:
+    base = base_slug(title)
+    taken = set(await session.scalars(
+        select(Post.slug).where((Post.slug == base) | Post.slug.like(base + "-%"))))
+    if base not in taken:
+        return base
+    n = 2
+    while f"{base}-{n}" in taken:
+        n += 1
+    return f"{base}-{n}"
+
+
+async def _set_tags(session: AsyncSession, post_id: int, names: list[str]) -> None:
+    await session.execute(delete(post_tags).where(post_tags.c.post_id == post_id))
+    tags = await get_or_create_tags(session, names)
+    if tags:
+        await session.execute(insert(post_tags), [{"post_id": post_id, "tag_id": t.id} for t in tags])
+
+
+async def create_post(session: AsyncSession, author: User, *, title: str | None,
+                      description: str | None, body: str | None,
+                      tags: str | list[str] | None = None) -> PostView:
+    if not author.can_write:
+        raise PermissionDenied("readers cannot write posts")
+    errors = Errors()
+    _check_fields(errors, title=title, description=description, body=body, creating=True)
+    names = normalize_tags(tags, errors)
+    errors.raise_if_any()
+    assert title is not None and body is not None
+    now = utcnow()
+    for attempt in range(5):
+        slug = await _unique_slug(session, title.strip())
+        post = Post(
+            slug=slug, title=title.strip(), description=_description(description, body),
+            body=body, author_id=author.id, created_at=now, updated_at=now,
+        )
+        try:
+            async with session.begin_nested():
+                session.add(post)
+            break
+        except IntegrityError:  # the slug was taken meanwhile: pick again
+            if attempt == 4:
+                raise
+    await _set_tags(session, post.id, names)
+    return await get_post_view(session, post.slug, viewer_id=author.id)
+
+
+async def get_post_for_edit(session: AsyncSession, actor: User, slug: str) -> Post:
+    post = await session.scalar(select(Post).where(Post.slug == slug))
+    if post is None:
+        raise NotFound("article")
+    if not can_edit(actor, post):
+        raise PermissionDenied("only the author or an admin can change this post")
+    return post
+
+
+async def update_post(session: AsyncSession, actor: User, slug: str, *, title: str | None = None,
+                      description: str | None = None, body: str | None = None,
+                      tags: str | list[str] | None = None) -> PostView:
+    """Change the given fields; None leaves a field alone. The slug never changes,
+    so links to the post keep working after its title is edited."""
+    post = await get_post_for_edit(session, actor, slug)
+    errors = Errors()
+    _check_fields(errors, title=title, description=description, body=body, creating=False)
+    names = normalize_tags(tags, errors) if tags is not None else None
+    errors.raise_if_any()
+    if title is not None:
+        post.title = title.strip()
+    if body is not None:
+        post.body = body
+    if description is not None:
+        post.description = _description(description, post.body)
+    post.updated_at = utcnow()
+    await session.flush()
+    if names is not None:
+        await _set_tags(session, post.id, names)
+    return await get_post_view(session, post.slug, viewer_id=actor.id)
+
+
+async def delete_post(session: AsyncSession, actor: User, slug: str) -> None:
+    post = await get_post_for_edit(session, actor, slug)
+    await session.execute(delete(Post).where(Post.id == post.id).execution_options(synchronize_session=False))
+    session.expunge(post)
+
+
+# --- favorites --------------------------------------------------------------------------
+
+async def _post_id(session: AsyncSession, slug: str) -> int:
+    post_id = await session.scalar(select(Post.id).where(Post.slug == slug))
+    if post_id is None:
+        raise NotFound("article")
+    return post_id
+
+
+async def favorite(session: AsyncSession, user: User, slug: str) -> PostView:
+    post_id = await _post_id(session, slug)
+    already = await session.scalar(select(exists().where(
+        and_(favorites.c.user_id == user.id, favorites.c.post_id == post_id))))
+    if not already:
+        try:
+            async with session.begin_nested():
+                await session.execute(insert(favorites).values(user_id=user.id, post_id=post_id, created_at=utcnow()))
+        except IntegrityError:
+            pass  # favorited meanwhile by a concurrent request: same outcome
+    return await get_post_view(session, slug, viewer_id=user.id)
+
+
+async def unfavorite(session: AsyncSession, user: User, slug: str) -> PostView:
+    post_id = await _post_id(session, slug)
+    await session.execute(delete(favorites).where(
+        favorites.c.user_id == user.id, favorites.c.post_id == post_id))
+    return await get_post_view(session, slug, viewer_id=user.id)
+

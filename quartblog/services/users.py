@@ -1,0 +1,280 @@
+"""Accounts, profiles, follows and roles."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import delete, exists, func, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..models import Role, User, follows
+from .errors import Errors, NotFound, PermissionDenied, ValidationFailed
+
+USERNAME_RE = re.compile(r"^[\w.-]+$")  # \w is Unicode: letters and digits of any script
+USERNAME_MAX = 64
+EMAIL_MAX = 255
+PASSWORD_MIN = 8
+PASSWORD_MAX = 256
+BIO_MAX = 5000
+IMAGE_MAX = 500
+
+
+# --- passwords: argon2id, hashed in a worker thread (CPU-heavy, ~50 ms) ---------
+
+@lru_cache(maxsize=1)
+def _hasher() -> PasswordHasher:
+    return PasswordHasher()
+
+
+async def hash_password(password: str) -> str:
+    return await asyncio.to_thread(_hasher().hash, password)
+
+
+async def verify_password(password_hash: str, password: str) -> bool:
+    def check() -> bool:
+        try:
+            return _hasher().verify(password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    return await asyncio.to_thread(check)
+
+
+# --- validation ------------------------------------------------------------------
+
+def _check_username(errors: Errors, username: str | None) -> str | None:
+    if username is None or not username.strip():
+        errors.add("username", "can't be blank")
+        return None
+    username = username.strip()
+    if len(username) > USERNAME_MAX:
+        errors.add("username", f"is too long (maximum is {USERNAME_MAX} characters)")
+    elif not USERNAME_RE.match(username):
+        errors.add("username", "may contain only letters, digits, '.', '-' and '_'")
+    return username
+
+
+def _check_email(errors: Errors, email: str | None) -> str | None:
+    if email is None or not email.strip():
+        errors.add("email", "can't be blank")
+        return None
+    email = email.strip()
+    if len(email) > EMAIL_MAX:
+        errors.add("email", f"is too long (maximum is {EMAIL_MAX} characters)")
+        return email
+    try:
+        valid = validate_email(email, check_deliverability=False)
+    except EmailNotValidError:
+        errors.add("email", "is invalid")
+        return email
+    return valid.normalized.lower()
+
+
+def _check_password(errors: Errors, password: str | None) -> str | None:
+    if password is None or password == "":
+        errors.add("password", "can't be blank")
+        return None
+    if len(password) < PASSWORD_MIN:
+        errors.add("password", f"is too short (minimum is {PASSWORD_MIN} characters)")
+    elif len(password) > PASSWORD_MAX:
+        errors.add("password", f"is too long (maximum is {PASSWORD_MAX} characters)")
+    return password
+
+
+def _check_optional(errors: Errors, field: str, value: str | None, maximum: int) -> str | None:
+    if value is None:
+        return None
+    value = value.strip()
+    if len(value) > maximum:
+        errors.add(field, f"is too long (maximum is {maximum} characters)")
+    return value or None
+
+
+async def _check_taken(session: AsyncSession, errors: Errors, *, username: str | None,
+                       email: str | None, exclude_id: int | None = None) -> None:
+    """Usernames and emails are unique regardless of case, on every database."""
+    checks = []
+    if username and "username" not in errors.errors:
+        checks.append(("username", func.lower(User.username) == username.lower()))
+    if email and "email" not in errors.errors:
+        checks.append(("email", User.email == email.lower()))  # stored lower-case
+    for field, condition in checks:
+        query = select(exists().where(condition, *([User.id != exclude_id] if exclude_id else [])))
+        if await session.scalar(query):
+            errors.add(field, "has already been taken")
+
+
+# --- accounts ----------------------------------------------------------------------
+
+async def register(session: AsyncSession, *, username: str | None, email: str | None,
+                   password: str | None, role: Role | None = None,
+                   default_role: str | Role = Role.AUTHOR) -> User:
+    errors = Errors()
+    username = _check_username(errors, username)
+    email = _check_email(errors, email)
+    password = _check_password(errors, password)
+    await _check_taken(session, errors, username=username, email=email)
+    errors.raise_if_any()
+    assert username and email and password
+    user = User(
+        username=username,
+        email=email,
+        password_hash=await hash_password(password),
+        role=role or Role(default_role),
+    )
+    await _flush_unique(session, user)
+    return user
+
+
+async def _flush_unique(session: AsyncSession, user: User) -> None:
+    """Flush in a savepoint; a unique-key race with another request becomes a 422."""
+    try:
+        async with session.begin_nested():
+            session.add(user)
+    except IntegrityError as exc:
+        message = str(exc.orig).lower()
+        field = "email" if "email" in message else "username"
+        raise ValidationFailed.one(field, "has already been taken") from exc
+
+
+async def authenticate(session: AsyncSession, email: str | None, password: str | None) -> User | None:
+    """The user with this email and password, or None."""
+    if not email or not password:
+        return None
+    user = await session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        await hash_password(password)  # same cost either way: no user enumeration by timing
+        return None
+    if not await verify_password(user.password_hash, password):
+        return None
+    if _hasher().check_needs_rehash(user.password_hash):
+        user.password_hash = await hash_password(password)
+    return user
+
+
+async def get_user(session: AsyncSession, user_id: int) -> User | None:
+    return await session.get(User, user_id)
+
+
+async def get_user_by_username(session: AsyncSession, username: str) -> User:
+    user = await session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFound("user")
+    return user
+
+
+async def update_user(session: AsyncSession, user: User, *, username: str | None = None,
+                      email: str | None = None, password: str | None = None,
+                      bio: str | None = None, image: str | None = None) -> User:
+    """Change the given fields (None leaves a field alone; "" clears bio and image)."""
+    errors = Errors()
+    new_username = _check_username(errors, username) if username is not None else None
+    new_email = _check_email(errors, email) if email is not None else None
+    new_password = _check_password(errors, password) if password is not None else None
+    new_bio = _check_optional(errors, "bio", bio, BIO_MAX)
+    new_image = _check_optional(errors, "image", image, IMAGE_MAX)
+    if new_image and not re.match(r"^https?://", new_image, re.I):
+        errors.add("image", "must be an http(s) URL")
+    await _check_taken(
+        session, errors,
+        username=new_username if new_username != user.username else None,
+        email=new_email if new_email != user.email else None,
+        exclude_id=user.id,
+    )
+    errors.raise_if_any()
+    if new_username is not None:
+        user.username = new_username
+    if new_email is not None:
+        user.email = new_email
+    if new_password is not None:
+        user.password_hash = await hash_password(new_password)
+    if bio is not None:
+        user.bio = new_bio
+    if image is not None:
+        user.image = new_image
+    await _flush_unique(session, user)
+    return user
+
+
+async def list_users(session: AsyncSession) -> list[User]:
+    return list(await session.scalars(select(User).order_by(User.username)))
+
+
+async def set_role(session: AsyncSession, actor: User, username: str, role: Role | str) -> User:
+    if not actor.is_admin:
+        raise PermissionDenied("only an admin can change roles")
+    try:
+        role = Role(role)
+    except ValueError:
+        raise ValidationFailed.one("role", "is not a known role") from None
+    user = await get_user_by_username(session, username)
+    if user.id == actor.id and role != Role.ADMIN:
+        admins = await session.scalar(select(func.count()).select_from(User).where(User.role == Role.ADMIN))
+        if (admins or 0) <= 1:
+            raise ValidationFailed.one("role", "the last admin cannot step down")
+    user.role = role
+    return user
+
+
+# --- profiles and follows --------------------------------------------------------------
+
+@dataclass
+class Profile:
+    user: User
+    following: bool
+
+
+def following_expr(viewer_id: int | None, followed_id_column):
+    """SQL: does the viewer follow the user in ``followed_id_column``? (False when anonymous)."""
+    from sqlalchemy import false
+
+    if viewer_id is None:
+        return false()
+    return exists().where(follows.c.follower_id == viewer_id, follows.c.followed_id == followed_id_column)
+
+
+async def get_profile(session: AsyncSession, username: str, viewer: User | None) -> Profile:
+    row = (await session.execute(
+        select(User, following_expr(viewer.id if viewer else None, User.id))
+        .where(User.username == username)
+    )).first()
+    if row is None:
+        raise NotFound("profile")
+    return Profile(user=row[0], following=bool(row[1]))
+
+
+async def follow(session: AsyncSession, follower: User, username: str) -> Profile:
+    user = await get_user_by_username(session, username)
+    if user.id == follower.id:
+        raise ValidationFailed.one("profile", "you cannot follow yourself")
+    already = await session.scalar(select(exists().where(
+        follows.c.follower_id == follower.id, follows.c.followed_id == user.id)))
+    if not already:
+        try:
+            async with session.begin_nested():
+                await session.execute(insert(follows).values(follower_id=follower.id, followed_id=user.id))
+        except IntegrityError:
+            pass  # a concurrent request followed first: the outcome is the same
+    return Profile(user=user, following=True)
+
+
+async def unfollow(session: AsyncSession, follower: User, username: str) -> Profile:
+    user = await get_user_by_username(session, username)
+    await session.execute(delete(follows).where(
+        follows.c.follower_id == follower.id, follows.c.followed_id == user.id))
+    return Profile(user=user, following=False)
+
+
+async def follow_counts(session: AsyncSession, user: User) -> tuple[int, int]:
+    """(followers, following) of a user, in one statement."""
+    followers = select(func.count()).select_from(follows).where(follows.c.followed_id == user.id)
+    following = select(func.count()).select_from(follows).where(follows.c.follower_id == user.id)
+    row = (await session.execute(select(followers.scalar_subquery(), following.scalar_subquery()))).one()
+    return int(row[0]), int(row[1])

@@ -1,0 +1,194 @@
+"""Fixtures: every test that uses ``app`` runs once per database backend.
+
+Backends: ``sqlite`` (aiosqlite), ``asyncmy`` and ``aiomysql`` (MariaDB).  Each run
+creates its own databases and drops them at the end.  Choose with
+``--db sqlite,asyncmy`` or ``QUARTBLOG_TEST_DBS``; the MariaDB server is
+``QUARTBLOG_TEST_MYSQL`` (default ``root@127.0.0.1:3306``).
+
+Without a reachable MariaDB the MySQL runs are skipped, and the summary says so;
+with ``CI=true`` an unreachable MariaDB fails the run instead.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import AsyncIterator
+
+import pytest
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from quartblog import create_app
+from quartblog.db import create_engine, get_db
+from quartblog.migrations import upgrade
+from quartblog.models import Base
+
+ALL_BACKENDS = ("sqlite", "asyncmy", "aiomysql")
+MYSQL_SERVER = os.environ.get("QUARTBLOG_TEST_MYSQL", "root@127.0.0.1:3306")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
+
+_mysql_problem: list[str] = []
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--db",
+        default=os.environ.get("QUARTBLOG_TEST_DBS", ",".join(ALL_BACKENDS)),
+        help="comma-separated database backends to run against: " + ", ".join(ALL_BACKENDS),
+    )
+
+
+def selected_backends(config: pytest.Config) -> list[str]:
+    chosen = [b.strip() for b in config.getoption("--db").split(",") if b.strip()]
+    unknown = set(chosen) - set(ALL_BACKENDS)
+    if unknown:
+        raise pytest.UsageError(f"unknown --db backend(s): {', '.join(sorted(unknown))}")
+    return chosen
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" in metafunc.fixturenames:
+        metafunc.parametrize("backend", selected_backends(metafunc.config), indirect=True, scope="session")
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    if _mysql_problem:
+        terminalreporter.write_sep("=", "MySQL/MariaDB NOT TESTED", yellow=True, bold=True)
+        terminalreporter.write_line(_mysql_problem[0])
+        terminalreporter.write_line("Only SQLite was tested. Start MariaDB (or set QUARTBLOG_TEST_MYSQL) to test it too.")
+
+
+@pytest.fixture(scope="session")
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+def mysql_url(driver: str, database: str = "") -> str:
+    return f"mysql+{driver}://{MYSQL_SERVER}/{database}?charset=utf8mb4"
+
+
+async def _mysql_admin(driver: str, statement: str) -> None:
+    engine = create_engine(mysql_url(driver))
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+@asynccontextmanager
+async def fresh_database(backend: str, tmp_dir: Path) -> AsyncIterator[str]:
+    """A new, empty database for ``backend``; dropped afterwards."""
+    if backend == "sqlite":
+        path = tmp_dir / f"quartblog-{uuid.uuid4().hex[:8]}.db"
+        yield f"sqlite+aiosqlite:///{path}"
+        return
+    name = f"qb_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    try:
+        await _mysql_admin(backend, f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_520_ci")
+    except Exception as exc:  # connection refused, access denied ...
+        message = f"MariaDB at {MYSQL_SERVER} is not reachable through {backend}: {exc}"
+        if IN_CI:
+            pytest.fail(f"{message} (CI=true: MySQL must be tested)", pytrace=False)
+        if not _mysql_problem:
+            _mysql_problem.append(message)
+        pytest.skip(message)
+    try:
+        yield mysql_url(backend, name)
+    finally:
+        await _mysql_admin(backend, f"DROP DATABASE IF EXISTS `{name}`")
+
+
+@pytest.fixture(scope="session")
+async def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    """A database migrated to head, shared by the session's tests on this backend."""
+    async with fresh_database(backend, tmp_path_factory.mktemp(backend)) as url:
+        engine = create_engine(url)
+        try:
+            await upgrade(engine)
+        finally:
+            await engine.dispose()
+        yield url
+
+
+async def clear_tables(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            await conn.execute(table.delete())
+
+
+def make_config(database_url: str, **overrides) -> dict:
+    config = {
+        "DATABASE_URL": database_url,
+        "ENV": "testing",
+        "SECRET_KEY": TEST_SECRET,
+        "AUTO_MIGRATE": False,
+        "REDIS_URL": None,
+    }
+    config.update(overrides)
+    return config
+
+
+@pytest.fixture
+def app_config() -> dict:
+    """Per-test setting overrides: a test may change them before using ``app``."""
+    return {}
+
+
+@pytest.fixture
+async def app(database_url: str, app_config: dict):
+    """The app, started (``before_serving`` ran) on a clean database."""
+    application = create_app(make_config(database_url, **app_config))
+    async with application.test_app():
+        yield application
+        await clear_tables(get_db(application).engine)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+async def db_session(app) -> AsyncIterator[AsyncSession]:
+    """A session of the test's own, for setting up data and checking results."""
+    async with get_db(app).session() as session:
+        yield session
+
+
+class StatementCounter:
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+    def reset(self) -> None:
+        self.statements.clear()
+
+
+@pytest.fixture
+def count_statements(app):
+    """``with count_statements() as counter: ...`` counts the SQL the app runs."""
+    from contextlib import contextmanager
+
+    @contextmanager
+    def counting():
+        counter = StatementCounter()
+        engine = get_db(app).engine.sync_engine
+
+        def before(conn, cursor, statement, parameters, context, executemany):
+            counter.statements.append(statement)
+
+        event.listen(engine, "before_cursor_execute", before)
+        try:
+            yield counter
+        finally:
+            event.remove(engine, "before_cursor_execute", before)
+
+    return counting

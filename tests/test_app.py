@@ -1,0 +1,108 @@
+"""Start-up, configuration and the minimal home page."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from quartblog import create_app
+from quartblog.config import ConfigError, Settings
+from quartblog.db import DatabaseUnavailable, create_engine, get_db
+from quartblog.migrations import SchemaOutOfDate, head_revisions, upgrade
+
+from .conftest import fresh_database, make_config
+from .factories import make_post, make_user
+
+
+async def test_home_page_lists_posts_from_the_database(client, db_session):
+    author = await make_user(db_session, "ada")
+    await make_post(db_session, author, "Hello async world", tags=["python", "quart"])
+    response = await client.get("/")
+    assert response.status_code == 200
+    page = await response.get_data(as_text=True)
+    assert "Hello async world" in page
+    assert "ada" in page
+
+
+async def test_healthz_answers_without_the_database(client, count_statements):
+    with count_statements() as counter:
+        response = await client.get("/healthz")
+    assert response.status_code == 200
+    assert await response.get_json() == {"status": "ok"}
+    assert counter.count == 0
+
+
+def test_settings_come_from_prefixed_environment_variables():
+    settings = Settings.from_env({
+        "QUARTBLOG_DATABASE_URL": "sqlite+aiosqlite:///x.db",
+        "QUARTBLOG_POSTS_PER_PAGE": "25",
+        "QUARTBLOG_AUTO_MIGRATE": "1",
+        "QUARTBLOG_CORS_ORIGINS": "https://a.example, https://b.example",
+        "OTHER_DATABASE_URL": "ignored",
+    })
+    assert settings.DATABASE_URL == "sqlite+aiosqlite:///x.db"
+    assert settings.POSTS_PER_PAGE == 25
+    assert settings.AUTO_MIGRATE is True
+    assert settings.CORS_ORIGINS == ["https://a.example", "https://b.example"]
+
+
+def test_production_refuses_a_missing_or_short_secret_key():
+    with pytest.raises(ConfigError, match="QUARTBLOG_SECRET_KEY"):
+        create_app({"ENV": "production", "SECRET_KEY": None})
+    with pytest.raises(ConfigError, match="at least 32"):
+        create_app({"ENV": "production", "SECRET_KEY": "short"})
+    app = create_app({"ENV": "production", "SECRET_KEY": "x" * 40})
+    assert app.config["SECRET_KEY"] == "x" * 40 and app.debug is False
+
+
+def test_development_gets_a_default_secret_key():
+    app = create_app({"ENV": "development", "SECRET_KEY": None})
+    assert app.config["SECRET_KEY"]
+
+
+async def test_start_up_stops_when_the_database_is_behind_head(backend, tmp_path):
+    async with fresh_database(backend, tmp_path) as url:
+        app = create_app(make_config(url))
+        with pytest.raises(SchemaOutOfDate, match="alembic upgrade head"):
+            await app.startup()
+        await app.shutdown()
+
+
+async def test_auto_migrate_upgrades_an_empty_database_at_start_up(backend, tmp_path):
+    async with fresh_database(backend, tmp_path) as url:
+        app = create_app(make_config(url, AUTO_MIGRATE=True))
+        async with app.test_app():
+            async with get_db(app).engine.connect() as conn:
+                version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
+        assert {version} == head_revisions()
+        response = await app.test_client().get("/")
+        assert response.status_code == 200
+
+
+async def test_concurrent_auto_migrations_do_not_race(backend, tmp_path):
+    import asyncio
+
+    async with fresh_database(backend, tmp_path) as url:
+        engines = [create_engine(url) for _ in range(3)]
+        try:
+            await asyncio.gather(*(upgrade(engine) for engine in engines))
+        finally:
+            for engine in engines:
+                await engine.dispose()
+        engine = create_engine(url)
+        try:
+            async with engine.connect() as conn:
+                versions = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalars().all()
+        finally:
+            await engine.dispose()
+        assert set(versions) == head_revisions() and len(versions) == 1
+
+
+async def test_unreachable_database_stops_start_up_with_the_url_masked():
+    app = create_app(make_config("mysql+asyncmy://bob:hunter2@127.0.0.1:1/nowhere"))
+    with pytest.raises(DatabaseUnavailable) as info:
+        await app.startup()
+    await app.shutdown()
+    message = str(info.value)
+    assert "127.0.0.1:1/nowhere" in message
+    assert "hunter2" not in message and "***" in message
