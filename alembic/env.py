@@ -56,10 +56,33 @@ def run_migrations_offline() -> None:
         context.run_migrations()
 
 
+def _sqlite_foreign_keys(connection: Connection, on: bool) -> None:
+    """PRAGMA foreign_keys only works outside a transaction: run it on the raw
+    DBAPI connection, after committing what the connection had begun."""
+    if connection.in_transaction():
+        connection.commit()
+    cursor = connection.connection.dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+    cursor.close()
+
+
 def do_run_migrations(connection: Connection) -> None:
-    _configure(connection)
-    with context.begin_transaction():
-        context.run_migrations()
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        # Batch mode rebuilds a table (copy, DROP, rename); with foreign keys
+        # enforced the DROP would cascade and delete the rows that point at it.
+        _sqlite_foreign_keys(connection, on=False)
+    try:
+        _configure(connection)
+        with context.begin_transaction():
+            context.run_migrations()
+    except BaseException:
+        if sqlite:  # SQLite's DDL is transactional: a failed migration leaves nothing behind
+            connection.rollback()
+            _sqlite_foreign_keys(connection, on=True)
+        raise
+    if sqlite:
+        _sqlite_foreign_keys(connection, on=True)
 
 
 async def run_async_migrations() -> None:

@@ -61,15 +61,23 @@ def create_engine(url: str | URL, *, pool_size: int = 10, max_overflow: int = 10
     engine = create_async_engine(url, **kwargs)
     if backend == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
+        event.listen(engine.sync_engine, "begin", _sqlite_on_begin)
     return engine
 
 
 def _sqlite_on_connect(dbapi_connection, _record) -> None:
+    # The sqlite3 module's own transaction handling breaks SAVEPOINTs (a RELEASE
+    # would commit); SQLAlchemy emits BEGIN itself instead (see _sqlite_on_begin).
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")  # ON DELETE CASCADE, as on MySQL
     cursor.execute("PRAGMA journal_mode=WAL")  # readers do not block the writer
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _sqlite_on_begin(connection) -> None:
+    connection.exec_driver_sql("BEGIN")
 
 
 def engine_from_config(config: dict[str, Any], instance_path: str | Path) -> AsyncEngine:

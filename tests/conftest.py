@@ -183,7 +183,8 @@ def count_statements(app):
         engine = get_db(app).engine.sync_engine
 
         def before(conn, cursor, statement, parameters, context, executemany):
-            counter.statements.append(statement)
+            if statement.strip().upper() != "BEGIN":  # SQLite's explicit BEGIN is not a query
+                counter.statements.append(statement)
 
         event.listen(engine, "before_cursor_execute", before)
         try:

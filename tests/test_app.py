@@ -74,8 +74,8 @@ async def test_auto_migrate_upgrades_an_empty_database_at_start_up(backend, tmp_
         async with app.test_app():
             async with get_db(app).engine.connect() as conn:
                 version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
+            response = await app.test_client().get("/")
         assert {version} == head_revisions()
-        response = await app.test_client().get("/")
         assert response.status_code == 200
 
 
