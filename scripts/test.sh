@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Install quartblog with its test dependencies and run the whole test suite:
+# SQLite, MariaDB through asyncmy and through aiomysql, and the browser test.
+# Extra arguments go to pytest (e.g. `bash scripts/test.sh --db sqlite -x`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python="${PYTHON:-python3}"
+[ -x .venv/bin/python ] || "$python" -m venv .venv
+. .venv/bin/activate
+python -m pip install --quiet --upgrade pip
+python -m pip install --quiet -e ".[test]"
+
+# MariaDB: start it when it is installed but not answering (CI machines may have it stopped).
+if command -v mariadbd >/dev/null 2>&1 && ! mariadb-admin --user=root --host=127.0.0.1 ping >/dev/null 2>&1; then
+    echo "starting MariaDB"
+    start-stop-daemon --start --oknodo --background --exec "$(command -v mariadbd)" || true
+    for _ in $(seq 60); do
+        mariadb-admin --user=root --host=127.0.0.1 ping >/dev/null 2>&1 && break
+        sleep 1
+    done
+fi
+
+# Debian's Chromium for the end-to-end test (Playwright drives it; no browser download).
+if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing chromium"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+
+exec python -m pytest "$@"

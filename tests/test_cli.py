@@ -1,0 +1,109 @@
+"""The command line: ``quart --app quartblog shell | create-user | set-role | seed``."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import func, select
+
+from quartblog import create_app
+from quartblog.db import get_db
+from quartblog.models import Comment, Post, Role, Tag, User, favorites, follows, post_tags
+from quartblog.services.users import authenticate
+
+from .conftest import clear_tables, make_config
+
+
+@pytest.fixture
+def cli_app(database_url):
+    """An app as the ``quart`` command builds it; tables emptied afterwards."""
+    app = create_app(make_config(database_url))
+    yield app
+
+    async def clean():
+        db = get_db(app)
+        await clear_tables(db.engine)
+        await db.dispose()
+
+    asyncio.run(clean())
+
+
+def query(app, statement):
+    async def run():
+        db = get_db(app)
+        try:
+            async with db.session() as session:
+                return (await session.execute(statement)).all()
+        finally:
+            await db.dispose()
+
+    return asyncio.run(run())
+
+
+def test_create_user_asks_for_the_password_without_echoing_it(cli_app):
+    result = cli_app.test_cli_runner().invoke(
+        args=["create-user", "ada", "ada@example.com"], input="s3cret-pass\ns3cret-pass\n")
+    assert result.exit_code == 0, result.output
+    assert "created author ada <ada@example.com>" in result.output
+    assert "s3cret-pass" not in result.output
+
+    async def check():
+        db = get_db(cli_app)
+        try:
+            async with db.session() as session:
+                return await authenticate(session, "ada@example.com", "s3cret-pass")
+        finally:
+            await db.dispose()
+
+    assert asyncio.run(check()).role == Role.AUTHOR
+
+
+def test_create_admin_then_change_role(cli_app):
+    runner = cli_app.test_cli_runner()
+    result = runner.invoke(args=["create-user", "root", "root@example.com", "--password", "long-enough", "--admin"])
+    assert result.exit_code == 0 and "created admin root" in result.output
+    result = runner.invoke(args=["set-role", "root", "reader"])
+    assert result.exit_code == 0 and "root is now reader" in result.output
+    assert query(cli_app, select(User.role)) == [(Role.READER,)]
+
+
+def test_create_user_reports_invalid_input_and_taken_names(cli_app):
+    runner = cli_app.test_cli_runner()
+    assert runner.invoke(args=["create-user", "ada", "ada@example.com", "--password", "long-enough"]).exit_code == 0
+    again = runner.invoke(args=["create-user", "ada", "other@example.com", "--password", "long-enough"])
+    assert again.exit_code != 0 and "username: has already been taken" in again.output
+    short = runner.invoke(args=["create-user", "bob", "bob@example.com", "--password", "short"])
+    assert short.exit_code != 0 and "password: is too short" in short.output
+
+
+def test_seed_fills_every_table_in_bulk(cli_app):
+    result = cli_app.test_cli_runner().invoke(args=[
+        "seed", "--users", "12", "--posts", "60", "--comments", "150", "--tags", "10",
+        "--follows", "3", "--favorites", "4", "--batch", "25",
+    ])
+    assert result.exit_code == 0, result.output
+    counts = {
+        table: query(cli_app, select(func.count()).select_from(table))[0][0]
+        for table in (User.__table__, Post.__table__, Comment.__table__, Tag.__table__,
+                      post_tags, follows, favorites)
+    }
+    assert counts[User.__table__] == 12 and counts[Post.__table__] == 60
+    assert counts[Comment.__table__] == 150 and counts[Tag.__table__] == 10
+    assert counts[post_tags] == 180 and counts[follows] == 36 and counts[favorites] == 48
+    bodies = query(cli_app, select(Post.body).limit(1))
+    assert "**bold**" in bodies[0][0] and "## " in bodies[0][0]
+
+
+def test_shell_has_the_app_session_factory_and_models(cli_app):
+    context = cli_app.make_shell_context()
+    for name in ("app", "db", "Session", "select", "run", "User", "Post", "Comment", "Tag", "Role"):
+        assert name in context
+    run, Session, select_ = context["run"], context["Session"], context["select"]
+
+    async def users():
+        async with Session() as session:
+            return (await session.scalars(select_(context["User"]))).all()
+
+    assert run(users()) == []
+    run(context["db"].dispose())
