@@ -43,6 +43,9 @@ class Settings:
     DB_MAX_OVERFLOW: int = 10
     DB_POOL_RECYCLE: int = 3600
     DB_ECHO: bool = False
+    # Add an X-SQL-Statements header (statements the request ran) to every response:
+    # for development and the benchmark, off in production.
+    SQL_COUNT_HEADER: bool = False
     # Site
     POSTS_PER_PAGE: int = 10
     SIDEBAR_SIZE: int = 5
@@ -55,9 +58,13 @@ class Settings:
     CORS_ORIGINS: list[str] = field(default_factory=lambda: ["*"])
     # Path of the interactive API docs page (it loads scripts from a CDN); empty: off.
     API_DOCS_PATH: str = ""
-    # Cache (issue 5): in-process by default, Redis when a URL is set.
+    # Cache for anonymous pages' shared parts: in-process by default, Redis when a URL
+    # is set. TTL bounds how long another worker may serve data older than a write.
+    CACHE_ENABLED: bool = True
     REDIS_URL: str | None = None
     CACHE_TTL_SECONDS: int = 30
+    CACHE_MAX_ENTRIES: int = 10_000
+    CACHE_PREFIX: str = "quartblog:"
     # Rate limits on log-in and registration (requests per minute per address); 0 disables.
     AUTH_RATE_LIMIT_PER_MINUTE: int = 20
 

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,10 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 EXTENSION_KEY = "quartblog.db"
+SQL_COUNT_HEADER = "X-SQL-Statements"
+
+# The statements run by the current request, when SQL_COUNT_HEADER is on.
+_statement_counter: ContextVar[list[int] | None] = ContextVar("quartblog_sql_count", default=None)
 
 
 class DatabaseUnavailable(RuntimeError):
@@ -107,6 +112,8 @@ class Database:
         """The engine, created on first use (start-up, or a CLI command)."""
         if self._engine is None:
             self._engine = engine_from_config(self.app.config, self.app.instance_path)
+            if self.app.config.get("SQL_COUNT_HEADER"):
+                event.listen(self._engine.sync_engine, "before_cursor_execute", _count_statement)
             self.sessionmaker = async_sessionmaker(self._engine, expire_on_commit=False)
         return self._engine
 
@@ -120,6 +127,12 @@ class Database:
             await self._engine.dispose()
             self._engine = None
             self.sessionmaker = None
+
+
+def _count_statement(conn, cursor, statement, *_args) -> None:
+    counter = _statement_counter.get()
+    if counter is not None and statement != "BEGIN":
+        counter[0] += 1
 
 
 def get_db(app: Quart | None = None) -> Database:
@@ -150,6 +163,20 @@ def init_app(app: Quart) -> Database:
     @app.after_serving
     async def _stop_database() -> None:
         await db.dispose()
+
+    if app.config.get("SQL_COUNT_HEADER"):
+        @app.before_request
+        async def _start_counting() -> None:
+            _statement_counter.set([0])
+
+        @app.after_request
+        async def _report_count(response: Response) -> Response:
+            # Registered before _commit_session, so it runs after it (Quart runs
+            # after_request functions in reverse order) and counts the flush too.
+            counter = _statement_counter.get()
+            if counter is not None:
+                response.headers[SQL_COUNT_HEADER] = str(counter[0])
+            return response
 
     @app.after_request
     async def _commit_session(response: Response) -> Response:

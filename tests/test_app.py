@@ -106,3 +106,18 @@ async def test_unreachable_database_stops_start_up_with_the_url_masked():
     message = str(info.value)
     assert "127.0.0.1:1/nowhere" in message
     assert "hunter2" not in message and "***" in message
+
+
+@pytest.mark.parametrize("app_config", [{"SQL_COUNT_HEADER": True}])
+async def test_sql_count_header_reports_the_statements_of_each_request(client, db_session, app_config):
+    author = await make_user(db_session, "ada")
+    await make_post(db_session, author, "Counted")
+    home = await client.get("/")
+    assert int(home.headers["X-SQL-Statements"]) >= 1
+    health = await client.get("/healthz")
+    assert health.headers["X-SQL-Statements"] == "0"
+
+
+async def test_sql_count_header_is_off_by_default(client):
+    response = await client.get("/healthz")
+    assert "X-SQL-Statements" not in response.headers

@@ -1,0 +1,172 @@
+"""An async cache for what many pages repeat: in-process by default, Redis when
+``QUARTBLOG_REDIS_URL`` is set (shared by every worker and host).
+
+Rules that keep it correct:
+
+* Values are JSON-compatible (str, int, float, bool, None, lists, dicts) and are
+  treated as immutable by callers; Redis stores them as JSON.
+* Every entry has a time to live (``CACHE_TTL_SECONDS`` unless given): another
+  worker with its own in-process cache sees a change within that time.
+* Writes invalidate what they change (``delete``, ``bump``); a *namespace* whose
+  generation is bumped makes every key under it unreachable at once.
+* Views use the cache for anonymous visitors only: a signed-in user (who may have
+  just written something) always reads from the database, so nobody sees stale
+  data after their own write, whichever worker serves them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from typing import Any, Awaitable, Callable, TypeVar
+
+import orjson
+from quart import Quart, current_app
+
+T = TypeVar("T")
+EXTENSION_KEY = "quartblog.cache"
+
+
+class BaseCache:
+    def __init__(self, default_ttl: float) -> None:
+        self.default_ttl = default_ttl
+
+    async def get(self, key: str) -> Any:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    async def set(self, key: str, value: Any, ttl: float | None = None) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+    async def delete(self, *keys: str) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+    async def incr(self, key: str) -> int:  # pragma: no cover
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        return None
+
+    async def get_or_set(self, key: str, factory: Callable[[], Awaitable[T]], ttl: float | None = None) -> T:
+        value = await self.get(key)  # None means a miss: None itself is never cached
+        if value is not None:
+            return value
+        value = await factory()
+        await self.set(key, value, ttl)
+        return value
+
+    async def namespaced(self, namespace: str, key: str) -> str:
+        """``key`` inside ``namespace``'s current generation."""
+        generation = await self.get(f"gen:{namespace}")
+        return f"{namespace}:{generation if isinstance(generation, int) else 0}:{key}"
+
+    async def bump(self, *namespaces: str) -> None:
+        """Invalidate every key of these namespaces."""
+        for namespace in namespaces:
+            await self.incr(f"gen:{namespace}")
+
+
+class NullCache(BaseCache):
+    """Caching turned off: every read goes to the database."""
+
+    async def get(self, key: str) -> Any:
+        return None
+
+    async def set(self, key: str, value: Any, ttl: float | None = None) -> None:
+        return None
+
+    async def delete(self, *keys: str) -> None:
+        return None
+
+    async def incr(self, key: str) -> int:
+        return 0
+
+
+class MemoryCache(BaseCache):
+    """A bounded LRU dictionary with expiry, private to one worker process."""
+
+    def __init__(self, default_ttl: float, max_entries: int = 10_000,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(default_ttl)
+        self.max_entries = max_entries
+        self._clock = clock
+        self._data: OrderedDict[str, tuple[float, Any]] = OrderedDict()
+
+    async def get(self, key: str) -> Any:
+        item = self._data.get(key)
+        if item is None:
+            return None
+        expires, value = item
+        if expires <= self._clock():
+            del self._data[key]
+            return None
+        self._data.move_to_end(key)
+        return value
+
+    async def set(self, key: str, value: Any, ttl: float | None = None) -> None:
+        self._data[key] = (self._clock() + (self.default_ttl if ttl is None else ttl), value)
+        self._data.move_to_end(key)
+        while len(self._data) > self.max_entries:
+            self._data.popitem(last=False)
+
+    async def delete(self, *keys: str) -> None:
+        for key in keys:
+            self._data.pop(key, None)
+
+    async def incr(self, key: str) -> int:
+        value = (await self.get(key) or 0) + 1
+        # generations outlive the entries they guard
+        await self.set(key, value, ttl=max(self.default_ttl * 10, 3600))
+        return value
+
+
+class RedisCache(BaseCache):
+    """Shared by every worker and host; values stored as JSON."""
+
+    def __init__(self, url: str, default_ttl: float, prefix: str = "quartblog:") -> None:
+        super().__init__(default_ttl)
+        import redis.asyncio as redis  # optional dependency: pip install "quartblog[redis]"
+
+        self._redis = redis.from_url(url)
+        self.prefix = prefix
+
+    async def get(self, key: str) -> Any:
+        raw = await self._redis.get(self.prefix + key)
+        return None if raw is None else orjson.loads(raw)
+
+    async def set(self, key: str, value: Any, ttl: float | None = None) -> None:
+        ttl = self.default_ttl if ttl is None else ttl
+        await self._redis.set(self.prefix + key, orjson.dumps(value), px=max(1, int(ttl * 1000)))
+
+    async def delete(self, *keys: str) -> None:
+        if keys:
+            await self._redis.delete(*(self.prefix + k for k in keys))
+
+    async def incr(self, key: str) -> int:
+        return int(await self._redis.incr(self.prefix + key))
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+
+def create_cache(config: dict[str, Any]) -> BaseCache:
+    ttl = float(config["CACHE_TTL_SECONDS"])
+    if not config.get("CACHE_ENABLED", True):
+        return NullCache(ttl)
+    if config.get("REDIS_URL"):
+        return RedisCache(config["REDIS_URL"], ttl, prefix=config.get("CACHE_PREFIX") or "quartblog:")
+    return MemoryCache(ttl, max_entries=int(config.get("CACHE_MAX_ENTRIES") or 10_000))
+
+
+def init_app(app: Quart) -> BaseCache:
+    cache = create_cache(app.config)
+    app.extensions[EXTENSION_KEY] = cache
+
+    @app.after_serving
+    async def _close_cache() -> None:
+        await cache.close()
+
+    return cache
+
+
+def get_cache(app: Quart | None = None) -> BaseCache:
+    return (app or current_app).extensions[EXTENSION_KEY]
