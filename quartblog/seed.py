@@ -11,7 +11,7 @@ import random
 from datetime import timedelta
 from typing import Any, Iterable, Iterator
 
-from sqlalchemy import Table, func, insert, select
+from sqlalchemy import Table, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from tqdm import tqdm
 
@@ -156,5 +156,11 @@ async def seed_database(engine: AsyncEngine, *, n_users: int = 50, n_posts: int 
                 {"user_id": a, "post_id": b, "created_at": now}
                 for a, b in pairs(n_favorites, post_ids, False)
             ), "favorites")
+        if conn.dialect.name == "postgresql":
+            # ids were given explicitly: move the sequences past them
+            for table in ("users", "tags", "posts", "comments"):
+                await conn.execute(text(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                    f"(SELECT coalesce(max(id), 0) + 1 FROM {table}), false)"))
     progress.close()
     return counts

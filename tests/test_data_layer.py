@@ -202,3 +202,17 @@ async def test_a_post_list_runs_the_same_statements_for_one_post_or_twenty(app, 
                 (view.author.username, view.tags, view.comments_count, view.favorited, view.summary)
         counts.append(counter.count)
     assert counts == [3, 3]
+
+
+async def test_the_sidebar_has_the_newest_posts_and_most_used_tags_in_one_statement(app, db_session, count_statements):
+    from quartblog.services.sidebar import load_sidebar
+
+    ada = await make_user(db_session, "ada")
+    for i in range(7):
+        await make_post(db_session, ada, f"Post {i}", tags=["common"] + (["odd"] if i % 2 else []) + [f"only{i}"])
+    with count_statements() as counter:
+        sidebar = await load_sidebar(db_session, 5)
+    assert counter.count == 1
+    assert [title for _, title in sidebar.recent] == ["Post 6", "Post 5", "Post 4", "Post 3", "Post 2"]
+    assert sidebar.popular[:2] == [("common", 7), ("odd", 3)]
+    assert sidebar.popular[2:] == [("only0", 1), ("only1", 1), ("only2", 1)]

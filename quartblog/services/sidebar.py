@@ -1,0 +1,48 @@
+"""The sidebar every page shows: the newest posts and the most used tags, in one statement."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Integer, cast, func, literal, null, select, union_all
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..models import Post, Tag, post_tags
+
+
+@dataclass
+class Sidebar:
+    recent: list[tuple[str, str]]        # (slug, title), newest first
+    popular: list[tuple[str, int]]       # (tag name, number of posts), most used first
+
+    def as_json(self) -> dict:
+        return {"recent": self.recent, "popular": self.popular}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Sidebar":
+        return cls(recent=[tuple(r) for r in data["recent"]], popular=[tuple(p) for p in data["popular"]])
+
+
+async def load_sidebar(session: AsyncSession, size: int = 5) -> Sidebar:
+    """Both lists in one round trip: a UNION ALL of two small queries."""
+    recent = (
+        select(Post.slug.label("a"), Post.title.label("b"), Post.created_at.label("at"), Post.id.label("pid"))
+        .order_by(Post.created_at.desc(), Post.id.desc()).limit(size).subquery()
+    )
+    uses = func.count(post_tags.c.post_id)
+    popular = (
+        select(Tag.name.label("a"), uses.label("n"))
+        .join(post_tags, post_tags.c.tag_id == Tag.id)
+        .group_by(Tag.id, Tag.name).order_by(uses.desc(), Tag.name).limit(size).subquery()
+    )
+    rows = (await session.execute(union_all(
+        # kind 0: a post, 1: a tag (numbers: MySQL would refuse to mix a string
+        # literal's collation with the columns')
+        select(literal(0, Integer).label("kind"), recent.c.a, recent.c.b,
+               cast(null(), Integer).label("n"), recent.c.at, recent.c.pid),
+        select(literal(1, Integer), popular.c.a, null(), popular.c.n, null(), null()),
+    ))).all()
+    # UNION ALL keeps no order: sort each part again (five rows each)
+    posts = sorted((r for r in rows if r.kind == 0), key=lambda r: (r.at, r.pid), reverse=True)
+    tags = sorted((r for r in rows if r.kind == 1), key=lambda r: (-int(r.n), r.a))
+    return Sidebar(recent=[(r.a, r.b) for r in posts], popular=[(r.a, int(r.n)) for r in tags])
