@@ -16,11 +16,11 @@ import asyncio
 from logging.config import fileConfig
 
 from alembic import context
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
 
 from quartblog.config import Settings
 from quartblog.db import create_engine, default_database_url, normalize_url
-from quartblog.migrations import PROJECT_ROOT
+from quartblog.migrations import PROJECT_ROOT, include_object_for
 from quartblog.models import Base
 
 config = context.config
@@ -40,7 +40,9 @@ def database_url() -> str:
 
 
 def _configure(connection: Connection | None = None, **kwargs) -> None:
+    dialect = connection.dialect.name if connection is not None else make_url(database_url()).get_backend_name()
     context.configure(
+        include_object=include_object_for(dialect),
         target_metadata=target_metadata,
         compare_type=True,
         render_as_batch=True,  # SQLite needs copy-and-move for ALTER; harmless elsewhere

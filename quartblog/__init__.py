@@ -24,13 +24,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Quart:
     app.config["DEBUG"] = False if production else app.config.get("DEBUG", False)
     app.config["TESTING"] = app.config["ENV"] == "testing"
 
-    from . import cli, db, errors, health, site
+    from . import api, cli, db, errors, health, site
 
     db.init_app(app)
     errors.init_app(app)
     cli.init_app(app)
     app.register_blueprint(health.blueprint)
-    app.register_blueprint(site.blueprint)
+    site.init_app(app)
+    api.init_app(app)
 
     logging.getLogger("quartblog").setLevel(logging.INFO)
     return app

@@ -20,7 +20,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
 from quartblog.db import create_engine
-from quartblog.migrations import PROJECT_ROOT, alembic_config
+from quartblog.migrations import PROJECT_ROOT, alembic_config, include_object_for
 from quartblog.models import Base
 
 from .conftest import fresh_database
@@ -133,7 +133,8 @@ async def test_models_and_migrations_do_not_differ(engine):
     await alembic(engine, "upgrade", "head")
     async with engine.connect() as conn:
         diff = await conn.run_sync(
-            lambda c: compare_metadata(MigrationContext.configure(c, opts={"compare_type": True}), Base.metadata))
+            lambda c: compare_metadata(MigrationContext.configure(c, opts={
+                "compare_type": True, "include_object": include_object_for(c.dialect.name)}), Base.metadata))
     assert diff == []
 
 

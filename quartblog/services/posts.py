@@ -13,6 +13,7 @@ A single post is step 3 alone.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from slugify import slugify
@@ -20,6 +21,7 @@ from sqlalchemy import and_, delete, exists, false, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import contains_eager, defer
+from sqlalchemy.dialects.mysql import match as mysql_match
 from sqlalchemy.sql import Select
 
 from ..markdown import plain_summary
@@ -93,7 +95,7 @@ class PostFilter:
 
 # --- reading -------------------------------------------------------------------------
 
-def _filtered(query: Select, flt: PostFilter) -> Select:
+def _filtered(query: Select, flt: PostFilter, dialect: str = "") -> Select:
     if flt.tag is not None:
         tag_ids = select(Tag.id).where(Tag.name == flt.tag.strip().lower())
         query = query.where(Post.id.in_(
@@ -108,11 +110,45 @@ def _filtered(query: Select, flt: PostFilter) -> Select:
         query = query.where(Post.author_id.in_(
             select(follows.c.followed_id).where(follows.c.follower_id == flt.feed_of)))
     if flt.search:
-        for word in flt.search.split()[:8]:
-            pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            query = query.where(
-                Post.title.ilike(pattern, escape="\\") | Post.body.ilike(pattern, escape="\\"))
+        query = query.where(*_search_conditions(flt.search, dialect))
     return query
+
+
+# Search: every word must appear in the title or the body.  MySQL/MariaDB use the
+# FULLTEXT index (migration 0004) for the words it can index: at least 3 characters
+# (InnoDB's innodb_ft_min_token_size), not CJK (InnoDB's parser splits words only at
+# spaces and punctuation, so a Chinese word inside a sentence is not a token of its own).
+# (InnoDB's default stop words are not indexed either.) Other words, and other databases,
+# use LIKE on both columns.
+_FULLTEXT_DIALECTS = ("mysql", "mariadb")
+_FULLTEXT_MIN = 3
+_INNODB_STOPWORDS = frozenset(
+    "a about an are as at be by com de en for from how i in is it la of on or that the this "
+    "to was what when where who will with und www".split())
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+_SEARCH_WORDS_MAX = 8
+
+
+def _like_condition(word: str):
+    pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return Post.title.ilike(pattern, escape="\\") | Post.body.ilike(pattern, escape="\\")
+
+
+def _search_conditions(text: str, dialect: str) -> list:
+    words = text.split()[:_SEARCH_WORDS_MAX]
+    if dialect not in _FULLTEXT_DIALECTS:
+        return [_like_condition(word) for word in words]
+    conditions, required = [], []
+    for word in words:
+        tokens = re.findall(r"\w+", word)  # what InnoDB indexes; the rest is punctuation
+        if tokens and all(len(t) >= _FULLTEXT_MIN and not _CJK.search(t)
+                          and t.lower() not in _INNODB_STOPWORDS for t in tokens):
+            required.append('+"' + " ".join(tokens) + '"' if len(tokens) > 1 else f"+{tokens[0]}*")
+        else:
+            conditions.append(_like_condition(word))
+    if required:
+        conditions.append(mysql_match(Post.title, Post.body, against=" ".join(required)).in_boolean_mode())
+    return conditions
 
 
 def _views_query(viewer_id: int | None, *, with_body: bool = True) -> Select:
@@ -171,11 +207,12 @@ async def list_posts(session: AsyncSession, flt: PostFilter | None = None, *,
         raise ValidationFailed.one("limit", f"must be between 1 and {LIMIT_MAX}")
     if offset < 0:
         raise ValidationFailed.one("offset", "must not be negative")
-    total = await session.scalar(_filtered(select(func.count(Post.id)), flt)) or 0
+    dialect = session.get_bind().dialect.name
+    total = await session.scalar(_filtered(select(func.count(Post.id)), flt, dialect)) or 0
     if offset >= total:
         return PostPage(items=[], total=total, limit=limit, offset=offset)
     ids = list(await session.scalars(
-        _filtered(select(Post.id), flt)
+        _filtered(select(Post.id), flt, dialect)
         .order_by(Post.created_at.desc(), Post.id.desc())
         .limit(limit).offset(offset)
     ))
@@ -211,7 +248,8 @@ async def record_view(session: AsyncSession, post_id: int) -> None:
     """Count a visit (updated_at is left alone: a visit is not an edit)."""
     await session.execute(
         update(Post).where(Post.id == post_id)
-        .values(view_count=Post.view_count + 1)
+        # updated_at set to itself, or its onupdate default would stamp the visit as an edit
+        .values(view_count=Post.view_count + 1, updated_at=Post.updated_at)
         .execution_options(synchronize_session=False)
     )
 

@@ -1,7 +1,35 @@
-"""The HTML site: server-rendered pages (blueprint ``site``)."""
+"""The HTML site: server-rendered pages (blueprint ``site``).
 
-from quart import Blueprint
+Modules, by concern:
+
+* ``identity``  the signed-in user (quart-auth cookie), loaded once per request; ``login_required``
+* ``csrf``      a per-session token, checked on every state-changing request of the blueprint
+* ``helpers``   paging, form errors, safe redirects and template filters shared by the views
+* ``views``     reading pages: home, post, tag, author, favorites, feed, search
+* ``social``    comments, favorites, follows
+* ``editor``    writing, editing, deleting posts (with a Markdown preview)
+* ``accounts``  register, log in/out, settings
+* ``admin``     users and roles
+* ``feeds``     Atom feeds (site, tag, author)
+
+Every view gets its data from ``quartblog.services`` with the request's session.
+"""
+
+from quart import Blueprint, Quart
+from quart_auth import QuartAuth
 
 blueprint = Blueprint("site", __name__)
 
-from . import views  # noqa: E402,F401  (registers the routes)
+
+def init_app(app: Quart) -> None:
+    """Cookies for the site (the API keeps its bearer tokens), then the blueprint."""
+    production = app.config["ENV"] == "production"
+    app.config.setdefault("SESSION_COOKIE_SECURE", production)
+    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    QuartAuth(app, mode="cookie", cookie_secure=production, cookie_samesite="Lax",
+              cookie_http_only=True, cookie_name="quartblog_auth")
+    app.register_blueprint(blueprint)
+
+
+from . import accounts, admin, csrf, editor, feeds, helpers, identity, social, views  # noqa: E402,F401

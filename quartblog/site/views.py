@@ -1,20 +1,33 @@
-"""Page views: each gets its data from ``quartblog.services`` and renders a template."""
+"""Reading pages: home, post, tag, author, favorites, your feed, search.
+
+Each page runs a fixed number of statements however much it shows: a post list is
+three (see ``services.posts``), the signed-in user one more.
+"""
 
 from __future__ import annotations
 
-from quart import current_app, render_template, request
+from typing import Any
+
+from quart import abort, current_app, render_template, request
 
 from ..db import get_session
-from ..services import posts, tags
+from ..services import comments, posts, tags, users
+from ..services.posts import PostFilter, PostPage
 from . import blueprint
+from .helpers import page_window
+from .identity import login_required, viewer, viewer_id
+
+
+async def _list(flt: PostFilter | None = None) -> PostPage:
+    limit, offset = page_window()
+    return await posts.list_posts(get_session(), flt, limit=limit, offset=offset,
+                                  viewer_id=viewer_id(), with_body=False)
 
 
 @blueprint.get("/")
 async def index():
     session = get_session()
-    per_page = current_app.config["POSTS_PER_PAGE"]
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
-    listing = await posts.list_posts(session, limit=per_page, offset=(page - 1) * per_page)
+    listing = await _list()
     sidebar_size = current_app.config["SIDEBAR_SIZE"]
     return await render_template(
         "site/index.html",
@@ -22,3 +35,69 @@ async def index():
         recent=await posts.recent_posts(session, sidebar_size),
         popular=await tags.popular_tags(session, sidebar_size),
     )
+
+
+async def render_post(slug: str, *, count_visit: bool = False, status: int = 200, **context: Any):
+    """The post page; also shown again, with messages, when a comment is refused."""
+    session = get_session()
+    user = viewer()
+    view = await posts.get_post_view(session, slug, viewer_id=viewer_id())
+    if count_visit:
+        await posts.record_view(session, view.post.id)
+    thread = await comments.list_comments(session, view.post.id, viewer_id=viewer_id())
+    html = await render_template(
+        "site/post.html",
+        view=view,
+        comments=thread,
+        can_edit=posts.can_edit(user, view.post),
+        can_delete_comment=lambda comment: comments.can_delete(user, comment),
+        **context,
+    )
+    return html, status
+
+
+@blueprint.get("/posts/<slug>")
+async def post(slug: str):
+    return await render_post(slug, count_visit=True)
+
+
+@blueprint.get("/tags/<name>")
+async def tag(name: str):
+    listing = await _list(PostFilter(tag=name))
+    if listing.total == 0:
+        abort(404, f"No posts are tagged “{name}”.")
+    return await render_template("site/tag.html", tag=name, listing=listing)
+
+
+async def _author_page(username: str, tab: str):
+    session = get_session()
+    profile = await users.get_profile(session, username, viewer())
+    followers, following = await users.follow_counts(session, profile.user)
+    flt = PostFilter(author=username) if tab == "posts" else PostFilter(favorited_by=username)
+    return await render_template(
+        "site/user.html", profile=profile, followers=followers, following=following,
+        tab=tab, listing=await _list(flt),
+    )
+
+
+@blueprint.get("/users/<username>")
+async def user(username: str):
+    return await _author_page(username, "posts")
+
+
+@blueprint.get("/users/<username>/favorites")
+async def favorites(username: str):
+    return await _author_page(username, "favorites")
+
+
+@blueprint.get("/feed")
+@login_required
+async def feed():
+    return await render_template("site/feed.html", listing=await _list(PostFilter(feed_of=viewer_id())))
+
+
+@blueprint.get("/search")
+async def search():
+    query = " ".join(request.args.get("q", "").split())[:200]
+    listing = await _list(PostFilter(search=query)) if query else None
+    return await render_template("site/search.html", query=query, listing=listing)

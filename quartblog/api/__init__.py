@@ -1,0 +1,37 @@
+"""The JSON API at ``/api``: the RealWorld (Conduit) contract over ``quartblog.services``.
+
+An article in the API is a post on the site. Views validate input with
+quart-schema models (``schemas``), call the services with the request's session
+and return response models; errors are translated in ``errors`` and
+``quartblog.errors``. Modules: ``users``, ``profiles``, ``articles``,
+``comments``, ``tags`` (routes), ``auth`` (JWT), ``schemas``, ``errors``,
+``openapi``, ``limits``, ``jsonprovider``.
+"""
+
+from __future__ import annotations
+
+from quart import Blueprint, Quart
+from quart_cors import cors
+
+blueprint = cors(Blueprint("api", __name__, url_prefix="/api"))
+
+from . import articles, comments, profiles, tags, users  # noqa: E402,F401  (register the routes)
+from .errors import init_blueprint  # noqa: E402
+from .jsonprovider import OrjsonProvider  # noqa: E402
+from .limits import init_limits  # noqa: E402
+from .openapi import init_openapi  # noqa: E402
+
+init_blueprint(blueprint)
+
+
+def init_app(app: Quart) -> None:
+    """Register the blueprint with its OpenAPI document, CORS, rate limits and orjson."""
+    init_openapi(app)
+    app.json = OrjsonProvider(app)  # after quart-schema, which installs its own provider
+    init_limits(app)
+    # quart-cors reads these per request; they apply to the api blueprint only.
+    app.config.setdefault("QUART_CORS_ALLOW_ORIGIN", app.config.get("CORS_ORIGINS") or [])
+    app.config.setdefault("QUART_CORS_ALLOW_HEADERS", ["Authorization", "Content-Type"])
+    app.config.setdefault("QUART_CORS_EXPOSE_HEADERS", ["Retry-After"])
+    app.config.setdefault("QUART_CORS_MAX_AGE", 600)
+    app.register_blueprint(blueprint)

@@ -1,0 +1,85 @@
+"""API tokens: ``Authorization: Token <jwt>``, a JWT (HS256, pinned) signed with the secret key.
+
+``token_required`` and ``token_optional`` load the token's user (one statement)
+and pass it to the view as ``user`` (a ``User``) or ``viewer`` (``User | None``).
+A missing token is a 401 where one is required; a malformed, forged or expired
+token is a 401 wherever it is sent, so a client learns that it is logged out.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from functools import wraps
+from typing import Any, Callable
+
+import jwt
+from quart import current_app, request
+from quart_schema import security_scheme
+from werkzeug.exceptions import Unauthorized
+
+from ..db import get_session
+from ..models import User
+from ..services import users
+
+ALGORITHM = "HS256"
+SCHEMES = ("token", "bearer")  # the contract says Token; many clients send Bearer
+
+
+class InvalidCredentials(Unauthorized):
+    """Log-in with a wrong email or password."""
+
+    errors = {"email or password": ["is invalid"]}
+
+
+def create_token(user: User, *, now: datetime | None = None) -> str:
+    now = now or datetime.now(timezone.utc)
+    expires = now + timedelta(seconds=current_app.config["JWT_EXPIRES_SECONDS"])
+    claims = {"sub": str(user.id), "iat": now, "exp": expires}
+    return jwt.encode(claims, current_app.config["SECRET_KEY"], algorithm=ALGORITHM)
+
+
+def _user_id(token: str) -> int:
+    try:
+        claims = jwt.decode(token, current_app.config["SECRET_KEY"], algorithms=[ALGORITHM],
+                            options={"require": ["sub", "exp"]})
+        return int(claims["sub"])
+    except jwt.ExpiredSignatureError:
+        raise Unauthorized("token has expired") from None
+    except (jwt.InvalidTokenError, ValueError):
+        raise Unauthorized("token is invalid") from None
+
+
+async def _token_user(*, required: bool) -> User | None:
+    header = request.headers.get("Authorization", "").strip()
+    if not header:
+        if required:
+            raise Unauthorized("missing Authorization header (Token <jwt>)")
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() not in SCHEMES or not token.strip():
+        raise Unauthorized("Authorization header must be 'Token <jwt>'")
+    user_id = _user_id(token.strip())
+    user = await users.get_user(get_session(), user_id) if 0 < user_id < 2**31 else None
+    if user is None:
+        raise Unauthorized("token is invalid")
+    return user
+
+
+def token_required(view: Callable) -> Callable:
+    """The view gets ``user``: the token's user (401 without a valid token)."""
+
+    @wraps(view)
+    async def wrapper(*args: Any, **kwargs: Any):
+        return await view(*args, user=await _token_user(required=True), **kwargs)
+
+    return security_scheme([{"Token": []}])(wrapper)
+
+
+def token_optional(view: Callable) -> Callable:
+    """The view gets ``viewer``: the token's user, or None without a token."""
+
+    @wraps(view)
+    async def wrapper(*args: Any, **kwargs: Any):
+        return await view(*args, viewer=await _token_user(required=False), **kwargs)
+
+    return security_scheme([{"Token": []}, {}])(wrapper)

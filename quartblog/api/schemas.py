@@ -1,0 +1,254 @@
+"""Request and response models of the API (pydantic), named and shaped as in the contract.
+
+Python names are snake_case; on the wire they are camelCase (``tagList``,
+``createdAt``) through an alias generator.  Request models check types, the
+wrapper object and required fields; the services check everything else (lengths,
+formats, uniqueness), so the site and the API enforce the same rules.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, model_validator
+from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
+
+from ..models import User
+from ..services.comments import CommentView
+from ..services.posts import LIMIT_MAX, PostView
+from ..services.users import EMAIL_MAX, PASSWORD_MAX, Profile
+
+OFFSET_MAX = 1_000_000_000  # beyond any real page; keeps absurd numbers away from the database
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        validate_by_name=True,
+        validate_by_alias=True,
+        serialize_by_alias=True,
+    )
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise PydanticCustomError("blank", "can't be blank")
+    return value
+
+
+def _utc_millis(value: datetime) -> str:
+    """ISO 8601 in UTC with milliseconds and a ``Z``: ``2026-11-24T07:06:28.123Z``."""
+    return value.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+NonBlank = Annotated[str, AfterValidator(_not_blank)]
+Timestamp = Annotated[datetime, PlainSerializer(_utc_millis, return_type=str)]
+
+
+# --- requests ------------------------------------------------------------------------
+
+class LoginUser(Model):
+    email: NonBlank = Field(max_length=EMAIL_MAX)
+    password: str = Field(min_length=1, max_length=PASSWORD_MAX)
+
+
+class LoginUserRequest(Model):
+    user: LoginUser
+
+
+class NewUser(Model):
+    username: NonBlank
+    email: NonBlank
+    password: str = Field(min_length=1)
+
+
+class NewUserRequest(Model):
+    user: NewUser
+
+
+class UpdateUser(Model):
+    """Fields to change; at least one. An empty or null ``bio``/``image`` clears it."""
+
+    email: str | None = None
+    password: str | None = None
+    username: str | None = None
+    bio: str | None = None
+    image: str | None = None
+
+    @model_validator(mode="after")
+    def _at_least_one(self) -> "UpdateUser":
+        if not self.model_fields_set:
+            raise PydanticCustomError("empty", "must contain at least one field")
+        return self
+
+    def changes(self) -> dict[str, str]:
+        """Keyword arguments for ``services.users.update_user``."""
+        changes = {name: value for name, value in self if value is not None}
+        for clearable in ("bio", "image"):
+            if clearable in self.model_fields_set and getattr(self, clearable) is None:
+                changes[clearable] = ""
+        return changes
+
+
+class UpdateUserRequest(Model):
+    user: UpdateUser
+
+
+class NewArticle(Model):
+    title: NonBlank
+    description: NonBlank
+    body: NonBlank
+    tag_list: list[str] | None = None
+
+
+class NewArticleRequest(Model):
+    article: NewArticle
+
+
+class UpdateArticle(Model):
+    """Fields to change; a missing or null field is left alone. The slug never changes."""
+
+    title: str | None = None
+    description: str | None = None
+    body: str | None = None
+    tag_list: list[str] | None = None
+
+
+class UpdateArticleRequest(Model):
+    article: UpdateArticle
+
+
+class NewComment(Model):
+    body: NonBlank
+
+
+class NewCommentRequest(Model):
+    comment: NewComment
+
+
+class Page(Model):
+    limit: int = Field(20, ge=1, le=LIMIT_MAX)
+    offset: int = Field(0, ge=0, le=OFFSET_MAX)
+
+
+class ArticleFilters(Page):
+    tag: str | None = None
+    author: str | None = None
+    favorited: str | None = None
+
+
+# --- responses -----------------------------------------------------------------------
+
+class ProfileOut(Model):
+    username: str
+    bio: str
+    image: str
+    following: bool
+
+    @classmethod
+    def of(cls, user: User, following: bool) -> "ProfileOut":
+        return cls(username=user.username, bio=user.bio or "", image=user.image or "", following=following)
+
+
+class UserOut(Model):
+    email: str
+    token: str
+    username: str
+    bio: str
+    image: str
+
+
+class UserResponse(Model):
+    user: UserOut
+
+    @classmethod
+    def of(cls, user: User, token: str) -> "UserResponse":
+        return cls(user=UserOut(email=user.email, token=token, username=user.username,
+                                bio=user.bio or "", image=user.image or ""))
+
+
+class ProfileResponse(Model):
+    profile: ProfileOut
+
+    @classmethod
+    def of(cls, profile: Profile) -> "ProfileResponse":
+        return cls(profile=ProfileOut.of(profile.user, profile.following))
+
+
+class ArticleSummary(Model):
+    """An article in a list: everything but the body."""
+
+    slug: str
+    title: str
+    description: str
+    tag_list: list[str]
+    created_at: Timestamp
+    updated_at: Timestamp
+    favorited: bool
+    favorites_count: int
+    author: ProfileOut
+
+    @classmethod
+    def of(cls, view: PostView, **extra) -> "ArticleSummary":
+        post = view.post
+        return cls(
+            slug=post.slug, title=post.title, description=post.description, tag_list=view.tags,
+            created_at=post.created_at, updated_at=post.updated_at, favorited=view.favorited,
+            favorites_count=view.favorites_count,
+            author=ProfileOut.of(view.author, view.following_author), **extra,
+        )
+
+
+class Article(ArticleSummary):
+    body: str
+
+    @classmethod
+    def of(cls, view: PostView) -> "Article":
+        return super().of(view, body=view.post.body)
+
+
+class ArticleResponse(Model):
+    article: Article
+
+    @classmethod
+    def of(cls, view: PostView) -> "ArticleResponse":
+        return cls(article=Article.of(view))
+
+
+class ArticlesResponse(Model):
+    articles: list[ArticleSummary]
+    articles_count: int
+
+
+class CommentOut(Model):
+    id: int
+    created_at: Timestamp
+    updated_at: Timestamp
+    body: str
+    author: ProfileOut
+
+    @classmethod
+    def of(cls, view: CommentView) -> "CommentOut":
+        comment = view.comment
+        return cls(id=comment.id, created_at=comment.created_at, updated_at=comment.updated_at,
+                   body=comment.body, author=ProfileOut.of(view.author, view.following_author))
+
+
+class CommentResponse(Model):
+    comment: CommentOut
+
+
+class CommentsResponse(Model):
+    comments: list[CommentOut]
+
+
+class TagsResponse(Model):
+    tags: list[str]
+
+
+class ErrorsResponse(Model):
+    """Invalid input, or why a request was refused: messages by field name."""
+
+    errors: dict[str, list[str]]

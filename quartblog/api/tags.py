@@ -1,0 +1,17 @@
+"""Tags in use."""
+
+from __future__ import annotations
+
+from quart_schema import validate_response
+
+from ..db import get_session
+from ..services import tags
+from . import blueprint
+from .schemas import TagsResponse
+
+
+@blueprint.get("/tags")
+@validate_response(TagsResponse)
+async def list_tags():
+    """Every tag on at least one article, sorted by name"""
+    return TagsResponse(tags=await tags.all_tag_names(get_session()))

@@ -1,0 +1,60 @@
+"""Registration, log-in and the current user."""
+
+from __future__ import annotations
+
+from quart import current_app
+from quart_schema import validate_request, validate_response
+
+from ..db import get_session
+from ..models import User
+from ..services import users
+from . import blueprint
+from .auth import InvalidCredentials, create_token, token_required
+from .limits import auth_rate_limit
+from .schemas import LoginUserRequest, NewUserRequest, UpdateUserRequest, UserResponse
+
+
+def _user_response(user: User) -> UserResponse:
+    return UserResponse.of(user, create_token(user))
+
+
+@blueprint.post("/users")
+@auth_rate_limit
+@validate_request(NewUserRequest)
+@validate_response(UserResponse, 201)
+async def register(data: NewUserRequest):
+    """Register a new user"""
+    new = data.user
+    user = await users.register(get_session(), username=new.username, email=new.email,
+                                password=new.password, default_role=current_app.config["DEFAULT_ROLE"])
+    return _user_response(user), 201
+
+
+@blueprint.post("/users/login")
+@auth_rate_limit
+@validate_request(LoginUserRequest)
+@validate_response(UserResponse)
+async def login(data: LoginUserRequest):
+    """Log in with email and password"""
+    user = await users.authenticate(get_session(), data.user.email, data.user.password)
+    if user is None:
+        raise InvalidCredentials("wrong email or password")
+    return _user_response(user)
+
+
+@blueprint.get("/user")
+@token_required
+@validate_response(UserResponse)
+async def current_user(user: User):
+    """The current user, with a fresh token"""
+    return _user_response(user)
+
+
+@blueprint.put("/user")
+@token_required
+@validate_request(UpdateUserRequest)
+@validate_response(UserResponse)
+async def update_current_user(data: UpdateUserRequest, user: User):
+    """Change the current user's email, username, password, bio or image"""
+    await users.update_user(get_session(), user, **data.user.changes())
+    return _user_response(user)

@@ -1,0 +1,77 @@
+"""Accounts: register, log in (optionally remembered), log out, settings."""
+
+from __future__ import annotations
+
+from quart import current_app, flash, redirect, render_template, request, url_for
+
+from ..db import get_session
+from ..services import users
+from ..services.errors import ValidationFailed
+from . import blueprint
+from .helpers import render_invalid, safe_next
+from .identity import login_required, renew_sign_in, sign_in, sign_out, viewer
+
+
+@blueprint.route("/register", methods=["GET", "POST"])
+async def register():
+    if request.method == "GET":
+        return await render_template("auth/register.html", form={}, errors={})
+    form = await request.form
+    try:
+        user = await users.register(get_session(), username=form.get("username"), email=form.get("email"),
+                                    password=form.get("password"),
+                                    default_role=current_app.config["DEFAULT_ROLE"])
+    except ValidationFailed as exc:
+        return await render_invalid("auth/register.html", exc)
+    sign_in(user)
+    await flash(f"Welcome, {user.username}! Your account is ready.", "success")
+    return redirect(url_for("site.index"), 303)
+
+
+@blueprint.route("/login", methods=["GET", "POST"])
+async def login():
+    back = safe_next(request.args.get("next"))
+    if request.method == "GET":
+        return await render_template("auth/login.html", form={}, errors={}, next=back)
+    form = await request.form
+    user = await users.authenticate(get_session(), form.get("email"), form.get("password"))
+    if user is None:
+        exc = ValidationFailed.one("password", "the email or the password is wrong")
+        return await render_invalid("auth/login.html", exc, next=back)
+    sign_in(user, remember=bool(form.get("remember")))
+    await flash(f"Welcome back, {user.username}.", "success")
+    return redirect(back or url_for("site.index"), 303)
+
+
+@blueprint.post("/logout")
+async def logout():
+    sign_out()
+    await flash("You are signed out.", "success")
+    return redirect(url_for("site.index"), 303)
+
+
+@blueprint.route("/settings", methods=["GET", "POST"])
+@login_required
+async def settings():
+    user = viewer()
+    if request.method == "GET":
+        form = {"email": user.email, "bio": user.bio or "", "image": user.image or ""}
+        return await render_template("auth/settings.html", form=form, errors={})
+    form = await request.form
+    session = get_session()
+    email = form.get("email", "").strip()
+    new_password = form.get("new_password") or None
+    try:
+        if new_password or email.lower() != user.email:
+            # Changing how one signs in needs the current password.
+            if not await users.verify_password(user.password_hash, form.get("current_password", "")):
+                raise ValidationFailed.one("current_password", "is wrong")
+        await users.update_user(session, user, email=email, password=new_password,
+                                bio=form.get("bio", ""), image=form.get("image", ""))
+    except ValidationFailed as exc:
+        exc.errors = {("new_password" if k == "password" else k): v for k, v in exc.errors.items()}
+        return await render_invalid("auth/settings.html", exc)
+    if new_password:
+        renew_sign_in(user)  # this browser stays signed in; the others are signed out
+    await flash("Your settings are saved.", "success")
+    return redirect(url_for("site.settings"), 303)

@@ -1,0 +1,51 @@
+"""Atom 1.0 feeds (RFC 4287): the whole site, a tag, an author; absolute links only."""
+
+from __future__ import annotations
+
+from quart import abort, current_app, render_template, url_for
+
+from ..db import get_session
+from ..markdown import render_markdown
+from ..services import posts, users
+from ..services.posts import PostFilter, PostView
+from ..types import utcnow
+from . import blueprint
+
+ATOM_TYPE = "application/atom+xml; charset=utf-8"
+
+
+async def _entries(flt: PostFilter | None = None) -> list[PostView]:
+    """The newest posts (one page), bodies included: entries carry the full content."""
+    listing = await posts.list_posts(get_session(), flt, limit=current_app.config["POSTS_PER_PAGE"])
+    return listing.items
+
+
+async def _atom(title: str, page_url: str, entries: list[PostView]):
+    updated = max((view.post.updated_at for view in entries), default=None) or utcnow()
+    xml = await render_template("feeds/atom.xml", title=title, page_url=page_url,
+                                entries=entries, updated=updated,
+                                html_of=render_markdown)  # a str: escaped into the XML
+    return xml, 200, {"Content-Type": ATOM_TYPE}
+
+
+@blueprint.get("/feed.atom")
+async def site_feed():
+    return await _atom(current_app.config["SITE_NAME"], url_for("site.index", _external=True),
+                       await _entries())
+
+
+@blueprint.get("/tags/<name>/feed.atom")
+async def tag_feed(name: str):
+    entries = await _entries(PostFilter(tag=name))
+    if not entries:
+        abort(404, f"No posts are tagged “{name}”.")
+    return await _atom(f"Posts tagged “{name}” · {current_app.config['SITE_NAME']}",
+                       url_for("site.tag", name=name, _external=True), entries)
+
+
+@blueprint.get("/users/<username>/feed.atom")
+async def author_feed(username: str):
+    await users.get_user_by_username(get_session(), username)  # 404 for an unknown author
+    return await _atom(f"Posts by {username} · {current_app.config['SITE_NAME']}",
+                       url_for("site.user", username=username, _external=True),
+                       await _entries(PostFilter(author=username)))

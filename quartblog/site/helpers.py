@@ -1,0 +1,88 @@
+"""What the site's views share: paging, forms with errors, safe redirects, filters."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from markupsafe import Markup
+from quart import current_app, render_template, request, url_for
+
+from ..markdown import render_markdown
+from ..services.errors import ValidationFailed
+from . import blueprint
+
+
+# --- paging -------------------------------------------------------------------------
+
+def page_number() -> int:
+    return max(request.args.get("page", 1, type=int) or 1, 1)
+
+
+def page_window() -> tuple[int, int]:
+    """(limit, offset) of the requested page, in the configured page size."""
+    per_page = current_app.config["POSTS_PER_PAGE"]
+    return per_page, (page_number() - 1) * per_page
+
+
+# --- forms --------------------------------------------------------------------------
+
+async def form_value(name: str, default: str = "") -> str:
+    return (await request.form).get(name, default)
+
+
+async def render_invalid(template: str, exc: ValidationFailed, **context: Any):
+    """The form again, with the messages at each field and the input kept.
+
+    The status is 422, so the request's session is rolled back: nothing is saved half.
+    """
+    context.setdefault("form", await request.form)
+    return await render_template(template, errors=exc.errors, **context), 422
+
+
+@blueprint.app_template_global()
+def current_path() -> str:
+    """This page's path and query, to come back to after an action."""
+    query = request.query_string.decode()
+    return request.path + (f"?{query}" if query else "")
+
+
+def safe_next(target: str | None) -> str | None:
+    """A same-site path to go back to (open redirects refused), or None."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        if parts.netloc != request.host:
+            return None
+        target = parts.path + (f"?{parts.query}" if parts.query else "")
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    return target
+
+
+# --- template filters -----------------------------------------------------------------
+
+@blueprint.app_template_filter("markdown")
+def markdown_filter(source: str | None) -> Markup:
+    return Markup(render_markdown(source or ""))
+
+
+@blueprint.app_template_filter("date")
+def date_filter(value: datetime | None) -> str:
+    return value.strftime("%-d %b %Y") if value else ""
+
+
+@blueprint.app_template_filter("datetime")
+def datetime_filter(value: datetime | None) -> str:
+    return value.strftime("%-d %b %Y, %H:%M UTC") if value else ""
+
+
+@blueprint.app_template_global()
+def page_url(page: int) -> str:
+    """This page's URL with another page number (other query arguments kept)."""
+    args = {**request.args.to_dict(), **(request.view_args or {}), "page": page}
+    if page == 1:
+        args.pop("page")
+    return url_for(request.endpoint, **args)

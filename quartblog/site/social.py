@@ -1,0 +1,73 @@
+"""Comments, favorites and follows: small POST actions that redirect back."""
+
+from __future__ import annotations
+
+from quart import flash, redirect, request, url_for
+
+from ..db import get_session
+from ..services import comments, posts, users
+from ..services.errors import ValidationFailed
+from . import blueprint
+from .helpers import form_value, safe_next
+from .identity import login_required, viewer
+from .views import render_post
+
+
+def _back(default: str):
+    return redirect(safe_next(request.args.get("next")) or default, 303)
+
+
+@blueprint.post("/posts/<slug>/comments")
+@login_required
+async def add_comment(slug: str):
+    body = await form_value("body")
+    try:
+        await comments.add_comment(get_session(), viewer(), slug, body)
+    except ValidationFailed as exc:
+        return await render_post(slug, status=422, errors=exc.errors, comment_body=body)
+    await flash("Your comment was posted.", "success")
+    return redirect(url_for("site.post", slug=slug, _anchor="comments"), 303)
+
+
+@blueprint.post("/posts/<slug>/comments/<int:comment_id>/delete")
+@login_required
+async def delete_comment(slug: str, comment_id: int):
+    await comments.delete_comment(get_session(), viewer(), slug, comment_id)
+    await flash("The comment was deleted.", "success")
+    return redirect(url_for("site.post", slug=slug, _anchor="comments"), 303)
+
+
+@blueprint.post("/posts/<slug>/favorite")
+@login_required
+async def favorite(slug: str):
+    await posts.favorite(get_session(), viewer(), slug)
+    await flash("Added to your favorites.", "success")
+    return _back(url_for("site.post", slug=slug))
+
+
+@blueprint.post("/posts/<slug>/unfavorite")
+@login_required
+async def unfavorite(slug: str):
+    await posts.unfavorite(get_session(), viewer(), slug)
+    await flash("Removed from your favorites.", "success")
+    return _back(url_for("site.post", slug=slug))
+
+
+@blueprint.post("/users/<username>/follow")
+@login_required
+async def follow(username: str):
+    try:
+        await users.follow(get_session(), viewer(), username)
+    except ValidationFailed:
+        await flash("You cannot follow yourself.", "error")
+        return redirect(url_for("site.user", username=username), 303)
+    await flash(f"You are now following {username}.", "success")
+    return _back(url_for("site.user", username=username))
+
+
+@blueprint.post("/users/<username>/unfollow")
+@login_required
+async def unfollow(username: str):
+    await users.unfollow(get_session(), viewer(), username)
+    await flash(f"You no longer follow {username}.", "success")
+    return _back(url_for("site.user", username=username))

@@ -1,0 +1,165 @@
+"""End to end in a real browser: Debian's chromium driven by Playwright, against hypercorn.
+
+The app runs as a subprocess on a free loopback port with a fresh SQLite database
+(migrated at start-up by QUARTBLOG_AUTO_MIGRATE=1).  Screenshots go to test-artifacts/.
+Skipped when chromium or playwright is missing, except with CI=true, where it fails.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from ..conftest import IN_CI
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+START_TIMEOUT_SECONDS = 30
+
+
+def _missing() -> str | None:
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright package is not installed (pip install -e '.[test]')"
+    if not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
+        return f"chromium is not installed at {CHROMIUM} (apt-get install -y chromium)"
+    return None
+
+
+@pytest.fixture(scope="module")
+def browser_or_skip():
+    problem = _missing()
+    if problem:
+        if IN_CI:
+            pytest.fail(f"end-to-end test cannot run with CI=true: {problem}", pytrace=False)
+        pytest.skip(problem)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_until_healthy(process: subprocess.Popen, url: str) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        try:  # waits a little for the next poll, and notices a server that died
+            process.wait(timeout=0.2)
+        except subprocess.TimeoutExpired:
+            continue
+        raise RuntimeError(f"hypercorn exited with {process.returncode}: {process.stdout.read()}")
+    raise RuntimeError(f"hypercorn did not answer {url} within {START_TIMEOUT_SECONDS}s")
+
+
+@pytest.fixture(scope="module")
+def server(browser_or_skip, tmp_path_factory):
+    port = _free_port()
+    env = {
+        **os.environ,
+        "QUARTBLOG_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('e2e') / 'blog.db'}",
+        "QUARTBLOG_AUTO_MIGRATE": "1",
+        "QUARTBLOG_ENV": "development",
+        "QUARTBLOG_SECRET_KEY": "end-to-end-secret-key-0123456789-abcdefghij",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hypercorn", "quartblog:app", "--bind", f"127.0.0.1:{port}"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_healthy(process, f"{base}/healthz")
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture
+def page(server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            context = chromium.new_context(viewport={"width": 1280, "height": 900})
+            yield context.new_page()
+        finally:
+            chromium.close()
+
+
+def test_a_person_signs_up_writes_a_post_and_comments_on_it(server, page):
+    from playwright.sync_api import expect
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.goto(server)
+    expect(page).to_have_title("quartblog")
+
+    page.get_by_role("link", name="Sign up").click()
+    page.get_by_label("Username").fill("eve")
+    page.get_by_label("Email").fill("eve@example.com")
+    page.get_by_label("Password").fill("a long enough password")
+    page.get_by_role("button", name="Create my account").click()
+    expect(page.get_by_text("Welcome, eve! Your account is ready.")).to_be_visible()
+
+    page.get_by_role("button", name="Log out").click()
+    expect(page.get_by_text("You are signed out.")).to_be_visible()
+    page.get_by_role("link", name="Log in").first.click()
+    page.get_by_label("Email").fill("eve@example.com")
+    page.get_by_label("Password").fill("a long enough password")
+    page.get_by_label("Remember me on this device").check()
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_text("Welcome back, eve.")).to_be_visible()
+
+    page.get_by_role("link", name="Write").click()
+    page.get_by_label("Title").fill("Notes from the browser")
+    page.get_by_label("Text (Markdown)").fill(
+        "Written **in a real browser**.\n\n- one\n- two\n\n<script>alert('x')</script>")
+    page.get_by_label("Tags").fill("testing, 端到端")
+    page.get_by_role("button", name="Preview").click()
+    expect(page.locator(".preview strong")).to_have_text("in a real browser")
+    page.get_by_role("button", name="Publish").click()
+
+    expect(page.get_by_text("Your post is published.")).to_be_visible()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Notes from the browser")
+    expect(page.locator(".prose strong")).to_have_text("in a real browser")
+    expect(page.locator(".prose li")).to_have_count(2)
+    expect(page.locator(".prose")).to_contain_text("<script>alert('x')</script>")  # shown as text, not run
+    expect(page.locator(".post-head .tag")).to_have_text(["testing", "端到端"])
+
+    page.get_by_label("Your comment").fill("First comment, from eve.")
+    page.get_by_role("button", name="Post comment").click()
+    expect(page.get_by_text("Your comment was posted.")).to_be_visible()
+    expect(page.locator(".comment .comment-body")).to_have_text("First comment, from eve.")
+    expect(page.locator("#comments-heading")).to_have_text("1 comment")
+    page.screenshot(path=str(ARTIFACTS / "post-desktop.png"), full_page=True)
+
+    page.goto(server)
+    card = page.locator(".post-card").first
+    expect(card.get_by_role("link", name="Notes from the browser", exact=True)).to_be_visible()
+    expect(card.get_by_role("link", name="Read more")).to_be_visible()
+    expect(card).to_contain_text("1 comment")
+    expect(page.locator(".sidebar")).to_contain_text("端到端")
+    page.screenshot(path=str(ARTIFACTS / "home-desktop.png"), full_page=True)
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path=str(ARTIFACTS / "home-phone.png"), full_page=True)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, "the page scrolls sideways on a phone"
