@@ -24,8 +24,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Quart:
     app.config["DEBUG"] = False if production else app.config.get("DEBUG", False)
     app.config["TESTING"] = app.config["ENV"] == "testing"
 
-    from . import api, cli, db, errors, health, site
+    from . import api, cache, cli, db, errors, health, response_cache, site
 
+    cache.init_app(app)
+    response_cache.init_app(app)  # before db: its after_request then runs after the commit
     db.init_app(app)
     errors.init_app(app)
     cli.init_app(app)

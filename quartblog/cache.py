@@ -40,7 +40,11 @@ class BaseCache:
     async def delete(self, *keys: str) -> None:  # pragma: no cover
         raise NotImplementedError
 
-    async def incr(self, key: str) -> int:  # pragma: no cover
+    async def generation(self, namespace: str) -> int:  # pragma: no cover
+        raise NotImplementedError
+
+    async def bump(self, *namespaces: str) -> None:  # pragma: no cover
+        """Invalidate every key of these namespaces."""
         raise NotImplementedError
 
     async def close(self) -> None:
@@ -56,13 +60,7 @@ class BaseCache:
 
     async def namespaced(self, namespace: str, key: str) -> str:
         """``key`` inside ``namespace``'s current generation."""
-        generation = await self.get(f"gen:{namespace}")
-        return f"{namespace}:{generation if isinstance(generation, int) else 0}:{key}"
-
-    async def bump(self, *namespaces: str) -> None:
-        """Invalidate every key of these namespaces."""
-        for namespace in namespaces:
-            await self.incr(f"gen:{namespace}")
+        return f"{namespace}:{await self.generation(namespace)}:{key}"
 
 
 class NullCache(BaseCache):
@@ -77,8 +75,11 @@ class NullCache(BaseCache):
     async def delete(self, *keys: str) -> None:
         return None
 
-    async def incr(self, key: str) -> int:
+    async def generation(self, namespace: str) -> int:
         return 0
+
+    async def bump(self, *namespaces: str) -> None:
+        return None
 
 
 class MemoryCache(BaseCache):
@@ -90,6 +91,7 @@ class MemoryCache(BaseCache):
         self.max_entries = max_entries
         self._clock = clock
         self._data: OrderedDict[str, tuple[float, Any]] = OrderedDict()
+        self._generations: dict[str, int] = {}  # never evicted: a reset could revive old keys
 
     async def get(self, key: str) -> Any:
         item = self._data.get(key)
@@ -112,11 +114,12 @@ class MemoryCache(BaseCache):
         for key in keys:
             self._data.pop(key, None)
 
-    async def incr(self, key: str) -> int:
-        value = (await self.get(key) or 0) + 1
-        # generations outlive the entries they guard
-        await self.set(key, value, ttl=max(self.default_ttl * 10, 3600))
-        return value
+    async def generation(self, namespace: str) -> int:
+        return self._generations.get(namespace, 0)
+
+    async def bump(self, *namespaces: str) -> None:
+        for namespace in namespaces:
+            self._generations[namespace] = self._generations.get(namespace, 0) + 1
 
 
 class RedisCache(BaseCache):
@@ -141,8 +144,13 @@ class RedisCache(BaseCache):
         if keys:
             await self._redis.delete(*(self.prefix + k for k in keys))
 
-    async def incr(self, key: str) -> int:
-        return int(await self._redis.incr(self.prefix + key))
+    async def generation(self, namespace: str) -> int:
+        raw = await self._redis.get(f"{self.prefix}gen:{namespace}")
+        return int(raw) if raw is not None else 0
+
+    async def bump(self, *namespaces: str) -> None:
+        for namespace in namespaces:
+            await self._redis.incr(f"{self.prefix}gen:{namespace}")  # no expiry
 
     async def close(self) -> None:
         await self._redis.aclose()

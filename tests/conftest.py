@@ -128,9 +128,23 @@ def make_config(database_url: str, **overrides) -> dict:
         "SECRET_KEY": TEST_SECRET,
         "AUTO_MIGRATE": False,
         "REDIS_URL": None,
+        # Most tests check what the database holds; tests/test_response_cache.py
+        # turns the cache on to check what it serves.
+        "CACHE_ENABLED": False,
     }
     config.update(overrides)
     return config
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(monkeypatch):
+    """argon2id with tiny costs in tests: the same code paths, a fraction of the time."""
+    from argon2 import PasswordHasher
+
+    from quartblog.services import users
+
+    hasher = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
+    monkeypatch.setattr(users, "_hasher", lambda: hasher)
 
 
 @pytest.fixture

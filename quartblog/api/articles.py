@@ -5,6 +5,7 @@ from __future__ import annotations
 from quart_schema import validate_querystring, validate_request, validate_response
 
 from ..db import get_session
+from ..response_cache import cache_for_anonymous
 from ..models import User
 from ..services import posts
 from ..services.posts import PostFilter
@@ -30,6 +31,7 @@ async def _articles(flt: PostFilter, page: Page, viewer: User | None) -> Article
 
 
 @blueprint.get("/articles")
+@cache_for_anonymous
 @token_optional
 @validate_querystring(ArticleFilters)
 @validate_response(ArticlesResponse)
@@ -61,6 +63,7 @@ async def create_article(data: NewArticleRequest, user: User):
 
 
 @blueprint.get("/articles/<slug>")
+@cache_for_anonymous
 @token_optional
 @validate_response(ArticleResponse)
 async def get_article(slug: str, viewer: User | None):

@@ -237,19 +237,12 @@ async def get_post_view(session: AsyncSession, slug: str, *, viewer_id: int | No
     return _to_view(row)
 
 
-async def recent_posts(session: AsyncSession, limit: int = 5) -> list[tuple[str, str]]:
-    """(slug, title) of the newest posts, for the sidebar."""
-    rows = await session.execute(
-        select(Post.slug, Post.title).order_by(Post.created_at.desc(), Post.id.desc()).limit(limit))
-    return [(slug, title) for slug, title in rows]
-
-
-async def record_view(session: AsyncSession, post_id: int) -> None:
-    """Count a visit (updated_at is left alone: a visit is not an edit)."""
+async def record_view(session: AsyncSession, slug: str) -> None:
+    """Count a visit, in one statement (updated_at is left alone: a visit is not an
+    edit; writes set updated_at themselves)."""
     await session.execute(
-        update(Post).where(Post.id == post_id)
-        # updated_at set to itself, or its onupdate default would stamp the visit as an edit
-        .values(view_count=Post.view_count + 1, updated_at=Post.updated_at)
+        update(Post).where(Post.slug == slug)
+        .values(view_count=Post.view_count + 1)
         .execution_options(synchronize_session=False)
     )
 

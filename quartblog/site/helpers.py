@@ -80,6 +80,19 @@ def datetime_filter(value: datetime | None) -> str:
 
 
 @blueprint.app_template_global()
+def page_links(page: int, pages: int, around: int = 2) -> list[int | None]:
+    """The page numbers to link: the first, the last and ``around`` either side of
+    ``page``; None where numbers are skipped. Its cost does not grow with ``pages``."""
+    shown = sorted({1, pages, *range(max(1, page - around), min(pages, page + around) + 1)})
+    links: list[int | None] = []
+    for previous, n in zip([0, *shown], shown):
+        if n - previous > 1:
+            links.append(None)
+        links.append(n)
+    return links
+
+
+@blueprint.app_template_global()
 def page_url(page: int) -> str:
     """This page's URL with another page number (other query arguments kept)."""
     args = {**request.args.to_dict(), **(request.view_args or {}), "page": page}

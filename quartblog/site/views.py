@@ -11,7 +11,9 @@ from typing import Any
 from quart import abort, current_app, render_template, request
 
 from ..db import get_session
-from ..services import comments, posts, tags, users
+from ..response_cache import cache_for_anonymous
+from ..services import comments, posts, users
+from ..services.sidebar import load_sidebar
 from ..services.posts import PostFilter, PostPage
 from . import blueprint
 from .helpers import page_window
@@ -25,25 +27,18 @@ async def _list(flt: PostFilter | None = None) -> PostPage:
 
 
 @blueprint.get("/")
+@cache_for_anonymous
 async def index():
-    session = get_session()
     listing = await _list()
-    sidebar_size = current_app.config["SIDEBAR_SIZE"]
-    return await render_template(
-        "site/index.html",
-        listing=listing,
-        recent=await posts.recent_posts(session, sidebar_size),
-        popular=await tags.popular_tags(session, sidebar_size),
-    )
+    sidebar = await load_sidebar(get_session(), current_app.config["SIDEBAR_SIZE"])
+    return await render_template("site/index.html", listing=listing, sidebar=sidebar)
 
 
-async def render_post(slug: str, *, count_visit: bool = False, status: int = 200, **context: Any):
+async def render_post(slug: str, *, status: int = 200, **context: Any):
     """The post page; also shown again, with messages, when a comment is refused."""
     session = get_session()
     user = viewer()
     view = await posts.get_post_view(session, slug, viewer_id=viewer_id())
-    if count_visit:
-        await posts.record_view(session, view.post.id)
     thread = await comments.list_comments(session, view.post.id, viewer_id=viewer_id())
     html = await render_template(
         "site/post.html",
@@ -58,10 +53,17 @@ async def render_post(slug: str, *, count_visit: bool = False, status: int = 200
 
 @blueprint.get("/posts/<slug>")
 async def post(slug: str):
-    return await render_post(slug, count_visit=True)
+    await posts.record_view(get_session(), slug)  # every visit counts, cached page or not
+    return await _post_page(slug)
+
+
+@cache_for_anonymous
+async def _post_page(slug: str):
+    return await render_post(slug)
 
 
 @blueprint.get("/tags/<name>")
+@cache_for_anonymous
 async def tag(name: str):
     listing = await _list(PostFilter(tag=name))
     if listing.total == 0:
@@ -81,11 +83,13 @@ async def _author_page(username: str, tab: str):
 
 
 @blueprint.get("/users/<username>")
+@cache_for_anonymous
 async def user(username: str):
     return await _author_page(username, "posts")
 
 
 @blueprint.get("/users/<username>/favorites")
+@cache_for_anonymous
 async def favorites(username: str):
     return await _author_page(username, "favorites")
 

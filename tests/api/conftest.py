@@ -6,9 +6,7 @@ import re
 from dataclasses import dataclass
 
 import pytest
-from argon2 import PasswordHasher
 
-from quartblog.services import users
 
 PASSWORD = "correct horse battery"
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -47,13 +45,6 @@ async def write_article(client, author: Client, title: str, *, tags: list[str] |
 async def errors_of(response) -> dict[str, list[str]]:
     """The 422/401/403/404 answer's ``errors`` object."""
     return (await response.get_json())["errors"]
-
-
-@pytest.fixture(autouse=True)
-def cheap_password_hashing(monkeypatch):
-    """argon2id with tiny costs: the same code paths, a fraction of the time."""
-    hasher = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
-    monkeypatch.setattr(users, "_hasher", lambda: hasher)
 
 
 @pytest.fixture
