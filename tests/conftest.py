@@ -131,6 +131,9 @@ def make_config(database_url: str, **overrides) -> dict:
         # Most tests check what the database holds; tests/test_response_cache.py
         # turns the cache on to check what it serves.
         "CACHE_ENABLED": False,
+        # Visits written by the request itself; tests/test_response_cache.py checks
+        # the buffered counter.
+        "VIEW_COUNT_FLUSH_SECONDS": 0,
     }
     config.update(overrides)
     return config

@@ -85,3 +85,4 @@ async def test_responses_that_set_a_cookie_are_not_stored(app):
         response = await client.get("/_probe/cookie")
         assert "X-Cache" not in response.headers
         client.cookie_jar.clear()
+

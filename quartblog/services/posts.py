@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
 
 from slugify import slugify
-from sqlalchemy import and_, delete, exists, false, func, insert, select, update
+from sqlalchemy import Integer, and_, bindparam, delete, exists, false, func, insert, null, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import contains_eager, defer
 from sqlalchemy.dialects.mysql import match as mysql_match
 from sqlalchemy.sql import Select
 
@@ -29,7 +30,6 @@ from ..models import Comment, Post, Tag, User, favorites, follows, post_tags
 from ..types import utcnow
 from .errors import Errors, NotFound, PermissionDenied, ValidationFailed
 from .tags import get_or_create_tags, normalize_tags
-from .users import following_expr
 
 TITLE_MAX = 200
 DESCRIPTION_MAX = 500
@@ -38,11 +38,37 @@ SLUG_MAX = 200
 LIMIT_MAX = 100
 
 
-@dataclass
+@dataclass(slots=True)
+class AuthorRow:
+    """A post's author, as lists and pages show them."""
+
+    id: int
+    username: str
+    bio: str | None
+    image: str | None
+
+
+@dataclass(slots=True)
+class PostRow:
+    """A post's columns (plain values, not an ORM object: lists build many of them)."""
+
+    id: int
+    slug: str
+    title: str
+    description: str
+    body: str | None  # None in lists loaded with_body=False
+    created_at: datetime
+    updated_at: datetime
+    author_id: int
+    view_count: int
+    author: AuthorRow
+
+
+@dataclass(slots=True)
 class PostView:
     """A post as a page or a response shows it: everything loaded, nothing lazy."""
 
-    post: Post  # with .author loaded
+    post: PostRow
     tags: list[str]
     favorites_count: int
     favorited: bool
@@ -50,12 +76,12 @@ class PostView:
     comments_count: int
 
     @property
-    def author(self) -> User:
+    def author(self) -> AuthorRow:
         return self.post.author
 
     @property
     def summary(self) -> str:
-        return self.post.description or plain_summary(self.post.body)
+        return self.post.description or plain_summary(self.post.body or "")
 
 
 @dataclass
@@ -151,50 +177,61 @@ def _search_conditions(text: str, dialect: str) -> list:
     return conditions
 
 
-def _views_query(viewer_id: int | None, *, with_body: bool = True) -> Select:
+_POST_COLUMNS = (Post.id, Post.slug, Post.title, Post.description, Post.created_at,
+                 Post.updated_at, Post.author_id, Post.view_count)
+_AUTHOR_COLUMNS = (User.username, User.bio, User.image)
+
+
+@lru_cache(maxsize=None)
+def _views_statement(*, by_slug: bool, with_body: bool, has_viewer: bool) -> Select:
+    """The one statement that loads PostViews: the post's and its author's columns,
+    tag names (aggregated), favorite and comment counts (correlated subqueries), and
+    the viewer's favorited/following flags.  Built once per shape and reused, so
+    SQLAlchemy's compiled-statement cache key is computed once, not per request.
+    Parameters: ``ids`` (expanding) or ``slug``, and ``viewer_id``."""
     favorites_count = (
         select(func.count()).select_from(favorites)
         .where(favorites.c.post_id == Post.id).correlate(Post).scalar_subquery()
     )
     comments_count = (
-        select(func.count(Comment.id))
-        .where(Comment.post_id == Post.id).correlate(Post).scalar_subquery()
+        select(func.count(Comment.id)).where(Comment.post_id == Post.id).correlate(Post).scalar_subquery()
     )
     tag_names = (
         select(func.aggregate_strings(Tag.name, ","))
         .select_from(post_tags.join(Tag, Tag.id == post_tags.c.tag_id))
         .where(post_tags.c.post_id == Post.id).correlate(Post).scalar_subquery()
     )
-    if viewer_id is None:
-        favorited = false()
-    else:
+    viewer_id = bindparam("viewer_id", type_=Integer)
+    if has_viewer:
         favorited = exists().where(favorites.c.post_id == Post.id, favorites.c.user_id == viewer_id)
-    query = (
-        select(
-            Post,
-            tag_names.label("tag_names"),
-            favorites_count.label("favorites_count"),
-            favorited.label("favorited"),
-            following_expr(viewer_id, Post.author_id).label("following"),
-            comments_count.label("comments_count"),
-        )
-        .join(Post.author)
-        .options(contains_eager(Post.author))
+        following = exists().where(follows.c.follower_id == viewer_id, follows.c.followed_id == Post.author_id)
+    else:
+        favorited = following = false()
+    body = Post.body if with_body else null()
+    statement = (
+        select(*_POST_COLUMNS, body.label("body"), *_AUTHOR_COLUMNS,
+               tag_names.label("tag_names"), favorites_count.label("favorites_count"),
+               favorited.label("favorited"), following.label("following"),
+               comments_count.label("comments_count"))
+        .join(User, User.id == Post.author_id)
     )
-    if not with_body:
-        query = query.options(defer(Post.body, raiseload=True))
-    return query
+    if by_slug:
+        return statement.where(Post.slug == bindparam("slug"))
+    return statement.where(Post.id.in_(bindparam("ids", expanding=True)))
 
 
 def _to_view(row) -> PostView:
-    post, tag_names, favorites_count, favorited, following, comments_count = row
+    author = AuthorRow(id=row.author_id, username=row.username, bio=row.bio, image=row.image)
+    post = PostRow(id=row.id, slug=row.slug, title=row.title, description=row.description,
+                   body=row.body, created_at=row.created_at, updated_at=row.updated_at,
+                   author_id=row.author_id, view_count=row.view_count, author=author)
     return PostView(
         post=post,
-        tags=sorted(tag_names.split(",")) if tag_names else [],
-        favorites_count=int(favorites_count or 0),
-        favorited=bool(favorited),
-        following_author=bool(following),
-        comments_count=int(comments_count or 0),
+        tags=sorted(row.tag_names.split(",")) if row.tag_names else [],
+        favorites_count=int(row.favorites_count or 0),
+        favorited=bool(row.favorited),
+        following_author=bool(row.following),
+        comments_count=int(row.comments_count or 0),
     )
 
 
@@ -225,13 +262,15 @@ async def load_views(session: AsyncSession, ids: list[int], *, viewer_id: int | 
     """PostViews for these ids, in the order given, in one statement."""
     if not ids:
         return []
-    rows = await session.execute(_views_query(viewer_id, with_body=with_body).where(Post.id.in_(ids)))
+    statement = _views_statement(by_slug=False, with_body=with_body, has_viewer=viewer_id is not None)
+    rows = await session.execute(statement, {"ids": ids, "viewer_id": viewer_id})
     by_id = {view.post.id: view for view in map(_to_view, rows)}
     return [by_id[i] for i in ids if i in by_id]
 
 
 async def get_post_view(session: AsyncSession, slug: str, *, viewer_id: int | None = None) -> PostView:
-    row = (await session.execute(_views_query(viewer_id).where(Post.slug == slug))).first()
+    statement = _views_statement(by_slug=True, with_body=True, has_viewer=viewer_id is not None)
+    row = (await session.execute(statement, {"slug": slug, "viewer_id": viewer_id})).first()
     if row is None:
         raise NotFound("article")
     return _to_view(row)

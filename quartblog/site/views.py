@@ -14,6 +14,7 @@ from ..db import get_session
 from ..response_cache import cache_for_anonymous
 from ..services import comments, posts, users
 from ..services.sidebar import load_sidebar
+from ..visits import record_visit
 from ..services.posts import PostFilter, PostPage
 from . import blueprint
 from .helpers import page_window
@@ -53,8 +54,9 @@ async def render_post(slug: str, *, status: int = 200, **context: Any):
 
 @blueprint.get("/posts/<slug>")
 async def post(slug: str):
-    await posts.record_view(get_session(), slug)  # every visit counts, cached page or not
-    return await _post_page(slug)
+    response = await _post_page(slug)
+    await record_visit(slug)  # every visit counts, cached page or not
+    return response
 
 
 @cache_for_anonymous
