@@ -29,6 +29,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Quart:
     cache.init_app(app)
     response_cache.init_app(app)  # before db: its after_request then runs after the commit
     db.init_app(app)
+    response_cache.init_write_counter(app)  # after db: runs before the commit
     visits.init_app(app)  # after db: its after_serving flush runs before the engine's dispose
     errors.init_app(app)
     cli.init_app(app)

@@ -111,6 +111,9 @@ class User(Base):
         default=Role.AUTHOR,
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Counts this user's writes: part of the key of their cached API responses, so a
+    # worker that did not see the write still never serves them what came before it.
+    write_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     posts: Mapped[list["Post"]] = relationship(back_populates="author", lazy="raise")
 

@@ -39,15 +39,44 @@ async def test_a_write_makes_anonymous_readers_see_it_at_once(client):
     assert (await (await client.get("/api/tags")).get_json()) == {"tags": []}
 
 
-async def test_api_clients_with_a_token_always_read_from_the_database(client):
+async def test_each_api_user_gets_a_copy_of_their_own(client, count_statements):
     alice = await register(client, "alice")
+    bob = await register(client, "bob")
     article = await write_article(client, alice, "Mine")
-    await client.get(f"/api/articles/{article['slug']}")  # cached for anonymous readers
-    favorited = await client.post(f"/api/articles/{article['slug']}/favorite", headers=alice.headers)
-    assert favorited.status_code == 200
-    mine = await client.get(f"/api/articles/{article['slug']}", headers=alice.headers)
-    assert "X-Cache" not in mine.headers
-    assert (await mine.get_json())["article"]["favorited"] is True
+    url = f"/api/articles/{article['slug']}"
+    await client.post(f"{url}/favorite", headers=alice.headers)
+    assert (await client.get(url, headers=alice.headers)).headers["X-Cache"] == "miss"
+    with count_statements() as counter:
+        again = await client.get(url, headers=alice.headers)
+    assert again.headers["X-Cache"] == "hit" and counter.count == 1  # the token's user
+    assert (await again.get_json())["article"]["favorited"] is True
+    bobs = await client.get(url, headers=bob.headers)
+    assert bobs.headers["X-Cache"] == "miss"
+    assert (await bobs.get_json())["article"]["favorited"] is False
+
+
+async def test_another_worker_never_serves_a_user_a_copy_from_before_their_write(app, client, database_url):
+    """Two workers, each with its own in-process cache, on one database."""
+    from quartblog import create_app
+
+    from .conftest import make_config
+
+    alice = await register(client, "alice")
+    article = await write_article(client, alice, "Shared")
+    url = f"/api/articles/{article['slug']}"
+    other = create_app(make_config(database_url, CACHE_ENABLED=True))
+    async with other.test_app():
+        other_client = other.test_client()
+        before = await other_client.get(url, headers=alice.headers)
+        assert (await before.get_json())["article"]["favorited"] is False
+        assert (await other_client.get(url, headers=alice.headers)).headers["X-Cache"] == "hit"
+
+        favorited = await client.post(f"{url}/favorite", headers=alice.headers)  # on the first worker
+        assert favorited.status_code == 200
+
+        after = await other_client.get(url, headers=alice.headers)
+        assert after.headers["X-Cache"] == "miss"
+        assert (await after.get_json())["article"]["favorited"] is True
 
 
 async def test_signed_in_visitors_are_never_served_a_cached_page(client):
@@ -71,10 +100,10 @@ async def test_every_visit_of_a_cached_post_page_is_counted(client, db_session, 
 async def test_responses_that_set_a_cookie_are_not_stored(app):
     from quart import Response
 
-    from quartblog.response_cache import cache_for_anonymous
+    from quartblog.response_cache import cache_response
 
     @app.get("/_probe/cookie")
-    @cache_for_anonymous
+    @cache_response
     async def sets_cookie():
         response = Response("personal")
         response.set_cookie("hello", "you")

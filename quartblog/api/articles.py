@@ -5,7 +5,7 @@ from __future__ import annotations
 from quart_schema import validate_querystring, validate_request, validate_response
 
 from ..db import get_session
-from ..response_cache import cache_for_anonymous
+from ..response_cache import cache_response
 from ..models import User
 from ..services import posts
 from ..services.posts import PostFilter
@@ -31,8 +31,8 @@ async def _articles(flt: PostFilter, page: Page, viewer: User | None) -> Article
 
 
 @blueprint.get("/articles")
-@cache_for_anonymous
 @token_optional
+@cache_response
 @validate_querystring(ArticleFilters)
 @validate_response(ArticlesResponse)
 async def list_articles(query_args: ArticleFilters, viewer: User | None):
@@ -43,6 +43,7 @@ async def list_articles(query_args: ArticleFilters, viewer: User | None):
 
 @blueprint.get("/articles/feed")
 @token_required
+@cache_response
 @validate_querystring(Page)
 @validate_response(ArticlesResponse)
 async def feed(query_args: Page, user: User):
@@ -63,8 +64,8 @@ async def create_article(data: NewArticleRequest, user: User):
 
 
 @blueprint.get("/articles/<slug>")
-@cache_for_anonymous
 @token_optional
+@cache_response
 @validate_response(ArticleResponse)
 async def get_article(slug: str, viewer: User | None):
     """An article"""

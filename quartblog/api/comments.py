@@ -5,7 +5,7 @@ from __future__ import annotations
 from quart_schema import validate_request, validate_response
 
 from ..db import get_session
-from ..response_cache import cache_for_anonymous
+from ..response_cache import cache_response
 from ..models import User
 from ..services import comments
 from . import blueprint
@@ -16,8 +16,8 @@ ID_MAX = 2**31 - 1  # larger ids cannot exist; routing answers 404 for them
 
 
 @blueprint.get("/articles/<slug>/comments")
-@cache_for_anonymous
 @token_optional
+@cache_response
 @validate_response(CommentsResponse)
 async def list_comments(slug: str, viewer: User | None):
     """Comments on an article, oldest first"""

@@ -5,14 +5,14 @@ from __future__ import annotations
 from quart_schema import validate_response
 
 from ..db import get_session
-from ..response_cache import cache_for_anonymous
+from ..response_cache import cache_response
 from ..services import tags
 from . import blueprint
 from .schemas import TagsResponse
 
 
 @blueprint.get("/tags")
-@cache_for_anonymous
+@cache_response
 @validate_response(TagsResponse)
 async def list_tags():
     """Every tag on at least one article, sorted by name"""

@@ -10,7 +10,7 @@ from functools import lru_cache
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import delete, exists, func, insert, select
+from sqlalchemy import delete, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -201,6 +201,15 @@ async def update_user(session: AsyncSession, user: User, *, username: str | None
         user.image = new_image
     await _flush_unique(session, user)
     return user
+
+
+async def note_write(session: AsyncSession, user_id: int) -> None:
+    """Record that this user changed something (see User.write_version)."""
+    await session.execute(
+        update(User).where(User.id == user_id)
+        .values(write_version=User.write_version + 1)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def list_users(session: AsyncSession) -> list[User]:

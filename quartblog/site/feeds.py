@@ -9,7 +9,7 @@ from ..markdown import render_markdown
 from ..services import posts, users
 from ..services.posts import PostFilter, PostView
 from ..types import utcnow
-from ..response_cache import cache_for_anonymous
+from ..response_cache import cache_response
 from . import blueprint
 
 ATOM_TYPE = "application/atom+xml; charset=utf-8"
@@ -30,14 +30,14 @@ async def _atom(title: str, page_url: str, entries: list[PostView]):
 
 
 @blueprint.get("/feed.atom")
-@cache_for_anonymous
+@cache_response
 async def site_feed():
     return await _atom(current_app.config["SITE_NAME"], url_for("site.index", _external=True),
                        await _entries())
 
 
 @blueprint.get("/tags/<name>/feed.atom")
-@cache_for_anonymous
+@cache_response
 async def tag_feed(name: str):
     entries = await _entries(PostFilter(tag=name))
     if not entries:
@@ -47,7 +47,7 @@ async def tag_feed(name: str):
 
 
 @blueprint.get("/users/<username>/feed.atom")
-@cache_for_anonymous
+@cache_response
 async def author_feed(username: str):
     await users.get_user_by_username(get_session(), username)  # 404 for an unknown author
     return await _atom(f"Posts by {username} · {current_app.config['SITE_NAME']}",

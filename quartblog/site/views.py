@@ -11,7 +11,7 @@ from typing import Any
 from quart import abort, current_app, render_template, request
 
 from ..db import get_session
-from ..response_cache import cache_for_anonymous
+from ..response_cache import cache_response
 from ..services import comments, posts, users
 from ..services.sidebar import load_sidebar
 from ..visits import record_visit
@@ -28,7 +28,7 @@ async def _list(flt: PostFilter | None = None) -> PostPage:
 
 
 @blueprint.get("/")
-@cache_for_anonymous
+@cache_response
 async def index():
     listing = await _list()
     sidebar = await load_sidebar(get_session(), current_app.config["SIDEBAR_SIZE"])
@@ -59,13 +59,13 @@ async def post(slug: str):
     return response
 
 
-@cache_for_anonymous
+@cache_response
 async def _post_page(slug: str):
     return await render_post(slug)
 
 
 @blueprint.get("/tags/<name>")
-@cache_for_anonymous
+@cache_response
 async def tag(name: str):
     listing = await _list(PostFilter(tag=name))
     if listing.total == 0:
@@ -85,13 +85,13 @@ async def _author_page(username: str, tab: str):
 
 
 @blueprint.get("/users/<username>")
-@cache_for_anonymous
+@cache_response
 async def user(username: str):
     return await _author_page(username, "posts")
 
 
 @blueprint.get("/users/<username>/favorites")
-@cache_for_anonymous
+@cache_response
 async def favorites(username: str):
     return await _author_page(username, "favorites")
 
