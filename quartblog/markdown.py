@@ -43,7 +43,11 @@ def sanitize(html: str) -> str:
     )
 
 
+@lru_cache(maxsize=512)
 def render_markdown(source: str) -> str:
+    """Safe HTML for a Markdown text.  Cached by the text itself (in each worker):
+    the same post body is rendered once, and an edited body is a new key, so the
+    cache is never stale."""
     return sanitize(_parser().render(source or ""))
 
 
