@@ -46,8 +46,7 @@ def remember_actor(user: User | None) -> None:
 
 def cache_scope() -> str | None:
     """Whose copy this request may share, or None to bypass the cache."""
-    personal = (current_app.config.get("SESSION_COOKIE_NAME", "session"),
-                current_app.config.get("QUART_AUTH_COOKIE_NAME", "QUART_AUTH"))
+    personal = (current_app.config["SESSION_COOKIE_NAME"], current_app.config["QUART_AUTH_COOKIE_NAME"])
     if any(name in request.cookies for name in personal):
         return None
     if "Authorization" not in request.headers:

@@ -216,3 +216,15 @@ async def test_the_sidebar_has_the_newest_posts_and_most_used_tags_in_one_statem
     assert [title for _, title in sidebar.recent] == ["Post 6", "Post 5", "Post 4", "Post 3", "Post 2"]
     assert sidebar.popular[:2] == [("common", 7), ("odd", 3)]
     assert sidebar.popular[2:] == [("only0", 1), ("only1", 1), ("only2", 1)]
+
+
+async def test_a_post_titled_feed_gets_a_slug_the_feed_route_does_not_shadow(app, db_session):
+    ada = await make_user(db_session, "ada")
+    assert (await make_post(db_session, ada, "Feed")).post.slug == "feed-2"
+
+
+async def test_tags_cannot_contain_a_slash(app, db_session):
+    ada = await make_user(db_session, "ada")
+    with pytest.raises(ValidationFailed) as invalid:
+        await posts.create_post(db_session, ada, title="t", description="d", body="b", tags=["a/b"])
+    assert invalid.value.errors == {"tagList": ["a tag cannot contain '/'"]}

@@ -79,10 +79,12 @@ async def test_another_worker_never_serves_a_user_a_copy_from_before_their_write
         assert (await after.get_json())["article"]["favorited"] is True
 
 
-async def test_signed_in_visitors_are_never_served_a_cached_page(client):
+# the session cookie, or (after a browser restart) the remembered sign-in cookie alone
+@pytest.mark.parametrize("cookie", ["session=anything", "quartblog_auth=anything"])
+async def test_signed_in_visitors_are_never_served_a_cached_page(client, cookie):
     await client.get("/")  # an anonymous copy is stored
     client.cookie_jar.clear()
-    page = await client.get("/", headers={"Cookie": "session=anything"})
+    page = await client.get("/", headers={"Cookie": cookie})
     assert "X-Cache" not in page.headers
 
 

@@ -318,10 +318,15 @@ def base_slug(title: str) -> str:
     return slugify(title, max_length=SLUG_MAX, word_boundary=True) or "post"
 
 
+# Slugs that would be shadowed by another route (GET /api/articles/feed is the feed).
+RESERVED_SLUGS = frozenset({"feed"})
+
+
 async def _unique_slug(session: AsyncSession, title: str) -> str:
     base = base_slug(title)
     taken = set(await session.scalars(
         select(Post.slug).where((Post.slug == base) | Post.slug.like(base + "-%"))))
+    taken |= RESERVED_SLUGS
     if base not in taken:
         return base
     n = 2

@@ -33,6 +33,10 @@ def normalize_tags(raw: str | list[str] | None, errors: Errors | None = None) ->
             if errors:
                 errors.add("tagList", f"a tag is too long (maximum is {TAG_MAX} characters)")
             continue
+        if "/" in name:  # a tag is a path segment: /tags/<name>
+            if errors:
+                errors.add("tagList", "a tag cannot contain '/'")
+            continue
         names.add(name)
     if len(names) > TAGS_PER_POST_MAX and errors:
         errors.add("tagList", f"too many tags (maximum is {TAGS_PER_POST_MAX})")

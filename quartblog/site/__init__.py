@@ -27,8 +27,11 @@ def init_app(app: Quart) -> None:
     app.config.setdefault("SESSION_COOKIE_SECURE", production)
     app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
     app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    # In the config (not only QuartAuth's argument): the response cache reads it to
+    # recognise signed-in requests.
+    app.config.setdefault("QUART_AUTH_COOKIE_NAME", "quartblog_auth")
     QuartAuth(app, mode="cookie", cookie_secure=production, cookie_samesite="Lax",
-              cookie_http_only=True, cookie_name="quartblog_auth")
+              cookie_http_only=True)
     app.register_blueprint(blueprint)
 
 
