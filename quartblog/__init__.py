@@ -24,7 +24,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Quart:
     app.config["DEBUG"] = False if production else app.config.get("DEBUG", False)
     app.config["TESTING"] = app.config["ENV"] == "testing"
 
-    from . import api, cache, cli, db, errors, health, response_cache, site, visits
+    from . import api, cache, cli, db, errors, health, limits, response_cache, site, visits
 
     cache.init_app(app)
     response_cache.init_app(app)  # before db: its after_request then runs after the commit
@@ -32,6 +32,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Quart:
     response_cache.init_write_counter(app)  # after db: runs before the commit
     visits.init_app(app)  # after db: its after_serving flush runs before the engine's dispose
     errors.init_app(app)
+    limits.init_app(app)
     cli.init_app(app)
     app.register_blueprint(health.blueprint)
     site.init_app(app)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from quart import Quart, render_template, request
+from quart_rate_limiter import RateLimitExceeded
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from .services.errors import NotFound, PermissionDenied, ValidationFailed
@@ -37,6 +38,11 @@ def init_app(app: Quart) -> None:
         if exc.code is None or exc.code < 400:
             return exc
         return await error_response(exc.code, exc.description or exc.name)
+
+    @app.errorhandler(RateLimitExceeded)
+    async def _too_many(exc: RateLimitExceeded):
+        body, status = await error_response(429, "Too many attempts: please wait a minute and try again.")
+        return body, status, {"Retry-After": str(exc.retry_after)}
 
     @app.errorhandler(NotFound)
     async def _not_found(exc: NotFound):

@@ -5,7 +5,7 @@ quart-schema models (``schemas``), call the services with the request's session
 and return response models; errors are translated in ``errors`` and
 ``quartblog.errors``. Modules: ``users``, ``profiles``, ``articles``,
 ``comments``, ``tags`` (routes), ``auth`` (JWT), ``schemas``, ``errors``,
-``openapi``, ``limits``, ``jsonprovider``.
+``openapi``, ``jsonprovider`` (rate limits on log-in and registration: ``quartblog.limits``).
 """
 
 from __future__ import annotations
@@ -18,17 +18,15 @@ blueprint = cors(Blueprint("api", __name__, url_prefix="/api"))
 from . import articles, comments, profiles, tags, users  # noqa: E402,F401  (register the routes)
 from .errors import init_blueprint  # noqa: E402
 from .jsonprovider import OrjsonProvider  # noqa: E402
-from .limits import init_limits  # noqa: E402
 from .openapi import init_openapi  # noqa: E402
 
 init_blueprint(blueprint)
 
 
 def init_app(app: Quart) -> None:
-    """Register the blueprint with its OpenAPI document, CORS, rate limits and orjson."""
+    """Register the blueprint with its OpenAPI document, CORS and orjson."""
     init_openapi(app)
     app.json = OrjsonProvider(app)  # after quart-schema, which installs its own provider
-    init_limits(app)
     # quart-cors reads these per request; they apply to the api blueprint only.
     app.config.setdefault("QUART_CORS_ALLOW_ORIGIN", app.config.get("CORS_ORIGINS") or [])
     app.config.setdefault("QUART_CORS_ALLOW_HEADERS", ["Authorization", "Content-Type"])

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from quart import Blueprint
 from pydantic import ValidationError
-from quart_rate_limiter import RateLimitExceeded
 from quart_schema import RequestSchemaValidationError
 from quart_schema.validation import QuerystringValidationError
 from werkzeug.exceptions import BadRequest, Unauthorized
@@ -85,8 +84,3 @@ def init_blueprint(blueprint: Blueprint) -> None:
     async def _unauthorized(exc: Unauthorized):
         body, status = await error_response(401, exc.description, getattr(exc, "errors", None))
         return body, status, {"WWW-Authenticate": "Token"}
-
-    @blueprint.errorhandler(RateLimitExceeded)
-    async def _too_many(exc: RateLimitExceeded):
-        body, status = await error_response(429, "too many requests, try again later")
-        return body, status, {"Retry-After": str(exc.retry_after)}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from quart import current_app, flash, redirect, render_template, request, url_for
 
 from ..db import get_session
+from ..limits import auth_rate_limit
 from ..services import users
 from ..services.errors import ValidationFailed
 from . import blueprint
@@ -13,6 +14,7 @@ from .identity import login_required, renew_sign_in, sign_in, sign_out, viewer
 
 
 @blueprint.route("/register", methods=["GET", "POST"])
+@auth_rate_limit
 async def register():
     if request.method == "GET":
         return await render_template("auth/register.html", form={}, errors={})
@@ -29,6 +31,7 @@ async def register():
 
 
 @blueprint.route("/login", methods=["GET", "POST"])
+@auth_rate_limit
 async def login():
     back = safe_next(request.args.get("next"))
     if request.method == "GET":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from quartblog.models import User
 from sqlalchemy import func, select
 
@@ -43,6 +45,18 @@ async def test_log_in_with_a_wrong_password_is_refused(browser, db_session):
     assert page.status == 422
     assert "the email or the password is wrong" in page.text
     assert 'value="ada@example.com"' in page.text
+
+
+@pytest.mark.parametrize("app_config", [{"AUTH_RATE_LIMIT_PER_MINUTE": 3}])
+async def test_guessing_passwords_is_slowed_down(browser, db_session, app_config):
+    await make_user(db_session, "ada")
+    for _ in range(3):
+        assert (await browser.get("/login")).status == 200  # showing the form is no attempt
+        page = await browser.post("/login", {"email": "ada@example.com", "password": "guess"})
+        assert page.status == 422
+    page = await browser.post("/login", {"email": "ada@example.com", "password": PASSWORD})
+    assert page.status == 429
+    assert "Too many attempts" in page.text
 
 
 async def test_log_in_goes_back_to_the_page_asked_for_and_log_out_signs_out(browser, db_session, app):

@@ -1,7 +1,9 @@
-"""Rate limits on log-in and registration: ``AUTH_RATE_LIMIT_PER_MINUTE`` per client address.
+"""Rate limits on log-in and registration, on the site and the API:
+``AUTH_RATE_LIMIT_PER_MINUTE`` attempts per client address.
 
 The limit is read from the app's config on each request (tests and deployments
-set it per app); 0 disables rate limiting. CORS preflights are not counted.
+set it per app); 0 disables rate limiting.  Only attempts count: GET (the site's
+forms), HEAD and CORS preflights do not.
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ async def _client_address() -> str:
     return request.remote_addr or "unknown"
 
 
-async def _is_preflight() -> bool:
-    return request.method == "OPTIONS"
+async def _is_not_an_attempt() -> bool:
+    return request.method in ("GET", "HEAD", "OPTIONS")
 
 
 class PerMinuteFromConfig(RateLimit):
@@ -29,7 +31,7 @@ class PerMinuteFromConfig(RateLimit):
 
     def __init__(self) -> None:
         super().__init__(count=1, period=timedelta(minutes=1),
-                         key_function=_client_address, skip_function=_is_preflight)
+                         key_function=_client_address, skip_function=_is_not_an_attempt)
 
     @property
     def count(self) -> int:  # type: ignore[override]
@@ -43,5 +45,5 @@ class PerMinuteFromConfig(RateLimit):
 auth_rate_limit = rate_limit(limits=[PerMinuteFromConfig()])
 
 
-def init_limits(app: Quart) -> RateLimiter:
+def init_app(app: Quart) -> RateLimiter:
     return RateLimiter(app, enabled=app.config.get(SETTING, 0) > 0)
