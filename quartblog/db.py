@@ -76,8 +76,17 @@ def _sqlite_on_connect(dbapi_connection, _record) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")  # ON DELETE CASCADE, as on MySQL
-    cursor.execute("PRAGMA journal_mode=WAL")  # readers do not block the writer
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # WAL: readers do not block the writer.  The mode is kept in the file, and
+    # switching needs the database to itself: when another connection holds a lock
+    # (a migration at start-up), leave it to a later connection.
+    cursor.execute("PRAGMA journal_mode")
+    if cursor.fetchone()[0] != "wal":
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        except Exception as exc:  # sqlite3.OperationalError through the async adapter
+            if "locked" not in str(exc):
+                raise
     cursor.close()
 
 
