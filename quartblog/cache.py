@@ -7,23 +7,21 @@ Rules that keep it correct:
   treated as immutable by callers; Redis stores them as JSON.
 * Every entry has a time to live (``CACHE_TTL_SECONDS`` unless given): another
   worker with its own in-process cache sees a change within that time.
-* Writes invalidate what they change (``delete``, ``bump``); a *namespace* whose
-  generation is bumped makes every key under it unreachable at once.
-* Views use the cache for anonymous visitors only: a signed-in user (who may have
-  just written something) always reads from the database, so nobody sees stale
-  data after their own write, whichever worker serves them.
+* Writes invalidate by namespace: a *namespace* whose generation is bumped makes
+  every key under it unreachable at once.
+* What is cached, and why nobody sees stale data after their own write, is the
+  business of its user: ``quartblog.response_cache``.
 """
 
 from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from typing import Any, Awaitable, Callable, TypeVar
+from typing import Any, Callable
 
 import orjson
 from quart import Quart, current_app
 
-T = TypeVar("T")
 EXTENSION_KEY = "quartblog.cache"
 
 
@@ -32,12 +30,10 @@ class BaseCache:
         self.default_ttl = default_ttl
 
     async def get(self, key: str) -> Any:  # pragma: no cover - interface
+        """The value, or None for a miss (so None itself is never cached)."""
         raise NotImplementedError
 
     async def set(self, key: str, value: Any, ttl: float | None = None) -> None:  # pragma: no cover
-        raise NotImplementedError
-
-    async def delete(self, *keys: str) -> None:  # pragma: no cover
         raise NotImplementedError
 
     async def generation(self, namespace: str) -> int:  # pragma: no cover
@@ -49,14 +45,6 @@ class BaseCache:
 
     async def close(self) -> None:
         return None
-
-    async def get_or_set(self, key: str, factory: Callable[[], Awaitable[T]], ttl: float | None = None) -> T:
-        value = await self.get(key)  # None means a miss: None itself is never cached
-        if value is not None:
-            return value
-        value = await factory()
-        await self.set(key, value, ttl)
-        return value
 
     async def namespaced(self, namespace: str, key: str) -> str:
         """``key`` inside ``namespace``'s current generation."""
@@ -70,9 +58,6 @@ class NullCache(BaseCache):
         return None
 
     async def set(self, key: str, value: Any, ttl: float | None = None) -> None:
-        return None
-
-    async def delete(self, *keys: str) -> None:
         return None
 
     async def generation(self, namespace: str) -> int:
@@ -110,10 +95,6 @@ class MemoryCache(BaseCache):
         while len(self._data) > self.max_entries:
             self._data.popitem(last=False)
 
-    async def delete(self, *keys: str) -> None:
-        for key in keys:
-            self._data.pop(key, None)
-
     async def generation(self, namespace: str) -> int:
         return self._generations.get(namespace, 0)
 
@@ -139,10 +120,6 @@ class RedisCache(BaseCache):
     async def set(self, key: str, value: Any, ttl: float | None = None) -> None:
         ttl = self.default_ttl if ttl is None else ttl
         await self._redis.set(self.prefix + key, orjson.dumps(value), px=max(1, int(ttl * 1000)))
-
-    async def delete(self, *keys: str) -> None:
-        if keys:
-            await self._redis.delete(*(self.prefix + k for k in keys))
 
     async def generation(self, namespace: str) -> int:
         raw = await self._redis.get(f"{self.prefix}gen:{namespace}")

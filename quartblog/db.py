@@ -46,7 +46,7 @@ def masked(url: str | URL) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def create_engine(url: str | URL, *, pool_size: int = 10, max_overflow: int = 10,
+def create_engine(url: str | URL, *, pool_size: int = 20, max_overflow: int = 20,
                   pool_recycle: int = 3600, echo: bool = False) -> AsyncEngine:
     url = normalize_url(url)
     backend = url.get_backend_name()

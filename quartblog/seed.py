@@ -45,7 +45,7 @@ def _body(rng: random.Random) -> str:
     for i in range(rng.randint(3, 5)):
         text = " ".join(_sentence(rng) for _ in range(rng.randint(3, 6)))
         if i == 1:
-            text += f" Some **bold** words, some *emphasis* and `code`."
+            text += " Some **bold** words, some *emphasis* and `code`."
         paragraphs.append(text)
     paragraphs.insert(2, "## " + _sentence(rng, 2, 5).rstrip("."))
     paragraphs.append("- " + "\n- ".join(_sentence(rng, 3, 6) for _ in range(3)))

@@ -30,6 +30,7 @@ from ..models import Comment, Post, Tag, User, favorites, follows, post_tags
 from ..types import utcnow
 from .errors import Errors, NotFound, PermissionDenied, ValidationFailed
 from .tags import get_or_create_tags, normalize_tags
+from .users import following_expr
 
 TITLE_MAX = 200
 DESCRIPTION_MAX = 500
@@ -204,9 +205,9 @@ def _views_statement(*, by_slug: bool, with_body: bool, has_viewer: bool) -> Sel
     viewer_id = bindparam("viewer_id", type_=Integer)
     if has_viewer:
         favorited = exists().where(favorites.c.post_id == Post.id, favorites.c.user_id == viewer_id)
-        following = exists().where(follows.c.follower_id == viewer_id, follows.c.followed_id == Post.author_id)
     else:
-        favorited = following = false()
+        favorited = false()
+    following = following_expr(viewer_id if has_viewer else None, Post.author_id)
     body = Post.body if with_body else null()
     statement = (
         select(*_POST_COLUMNS, body.label("body"), *_AUTHOR_COLUMNS,

@@ -15,13 +15,6 @@ class Sidebar:
     recent: list[tuple[str, str]]        # (slug, title), newest first
     popular: list[tuple[str, int]]       # (tag name, number of posts), most used first
 
-    def as_json(self) -> dict:
-        return {"recent": self.recent, "popular": self.popular}
-
-    @classmethod
-    def from_json(cls, data: dict) -> "Sidebar":
-        return cls(recent=[tuple(r) for r in data["recent"]], popular=[tuple(p) for p in data["popular"]])
-
 
 async def load_sidebar(session: AsyncSession, size: int = 5) -> Sidebar:
     """Both lists in one round trip: a UNION ALL of two small queries."""

@@ -10,7 +10,7 @@ from functools import lru_cache
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import delete, exists, func, insert, select, update
+from sqlalchemy import delete, exists, false, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -240,10 +240,9 @@ class Profile:
     following: bool
 
 
-def following_expr(viewer_id: int | None, followed_id_column):
-    """SQL: does the viewer follow the user in ``followed_id_column``? (False when anonymous)."""
-    from sqlalchemy import false
-
+def following_expr(viewer_id, followed_id_column):
+    """SQL: does the viewer (an id, or a bind parameter) follow the user in
+    ``followed_id_column``? (False when anonymous: ``viewer_id`` None.)"""
     if viewer_id is None:
         return false()
     return exists().where(follows.c.follower_id == viewer_id, follows.c.followed_id == followed_id_column)
