@@ -12,10 +12,11 @@ from typing import Any, Mapping
 from quart import Quart
 
 from .config import Settings, check_secret_key
+from .unit_of_work import BlogQuart
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Quart:
-    app = Quart(__name__, instance_relative_config=True)
+    app = BlogQuart(__name__, instance_relative_config=True)
     settings = Settings.from_env().as_dict()
     settings.update(config or {})
     app.config.update(settings)
@@ -24,12 +25,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Quart:
     app.config["DEBUG"] = False if production else app.config.get("DEBUG", False)
     app.config["TESTING"] = app.config["ENV"] == "testing"
 
-    from . import api, cache, cli, db, errors, health, limits, response_cache, site, visits
+    from . import api, cache, cli, db, errors, health, limits, site, visits
 
     cache.init_app(app)
-    response_cache.init_app(app)  # before db: its after_request then runs after the commit
     db.init_app(app)
-    response_cache.init_write_counter(app)  # after db: runs before the commit
     visits.init_app(app)  # after db: its after_serving flush runs before the engine's dispose
     errors.init_app(app)
     limits.init_app(app)

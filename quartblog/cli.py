@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import models
-from .db import get_db
+from .db import get_db, set_write_intent
 from .models import Role, User
 from .services import users as user_service
 from .services.errors import ServiceError
@@ -32,6 +32,7 @@ def _run_with_session(app: Quart, work: Callable[[AsyncSession], Awaitable[T]]) 
     """Run ``work`` in a session that is committed on success, on a fresh loop."""
 
     async def main() -> T:
+        set_write_intent(True)  # SQLite: take the write lock at BEGIN
         db = get_db(app)
         try:
             async with db.session() as session:
@@ -93,9 +94,7 @@ def init_app(app: Quart) -> None:
         """Change a user's role (admin, author, reader)."""
 
         async def work(session: AsyncSession) -> User:
-            user = await user_service.get_user_by_username(session, username)
-            user.role = Role(role)
-            return user
+            return await user_service.change_role(session, username, role)
 
         try:
             user = _run_with_session(app, work)

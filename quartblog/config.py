@@ -45,6 +45,10 @@ class Settings:
     DB_MAX_OVERFLOW: int = 20
     DB_POOL_RECYCLE: int = 3600
     DB_ECHO: bool = False
+    # A request the database refuses for a concurrency reason (deadlock, lock wait
+    # timeout, serialization failure, SQLite busy, a unique race) runs again as a
+    # whole in a new transaction, up to this many times in all (quartblog/unit_of_work.py).
+    DB_RETRY_ATTEMPTS: int = 5
     # Add an X-SQL-Statements header (statements the request ran) to every response:
     # for development and the benchmark, off in production.
     SQL_COUNT_HEADER: bool = False

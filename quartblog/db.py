@@ -4,7 +4,14 @@
   when it stops (``init_app`` wires that up).
 * One ``AsyncSession`` per request, opened on first use through ``get_session()``;
   committed when the view succeeds (a response below 400), rolled back on an
-  error response or an exception, always closed.
+  error response or an exception, always closed.  ``quartblog.unit_of_work`` calls
+  ``finish_request`` once the response is made, and runs the whole request again
+  in a new session when the database refuses it for a concurrency reason.
+* MySQL/MariaDB sessions run at READ COMMITTED (docs/architecture.md says why);
+  on SQLite a request that may write (not GET/HEAD/OPTIONS) takes the write lock
+  at BEGIN (``BEGIN IMMEDIATE``), so two writers queue instead of failing.
+* A session notes whether it changed what pages show (``changed_content``); the
+  response cache forgets its pages only after such a change is committed.
 """
 
 from __future__ import annotations
@@ -17,12 +24,23 @@ from quart import Quart, Response, g
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session, UOWTransaction
 
 EXTENSION_KEY = "quartblog.db"
 SQL_COUNT_HEADER = "X-SQL-Statements"
 
 # The statements run by the current request, when SQL_COUNT_HEADER is on.
 _statement_counter: ContextVar[list[int] | None] = ContextVar("quartblog_sql_count", default=None)
+# Whether the current request may write: SQLite then begins with BEGIN IMMEDIATE.
+_writing: ContextVar[bool] = ContextVar("quartblog_writing", default=False)
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+# Tables whose rows no page or API response shows: writing them leaves cached
+# responses valid.  Every other table's writes invalidate them.
+CACHE_NEUTRAL_TABLES: set[str] = set()
+# An execution option that marks a statement as changing nothing a cached page
+# shows (e.g. a visit counter): ``execution_options(changes_content=False)``.
+CHANGES_CONTENT = "changes_content"
 
 
 class DatabaseUnavailable(RuntimeError):
@@ -63,6 +81,11 @@ def create_engine(url: str | URL, *, pool_size: int = 20, max_overflow: int = 20
             pool_size=pool_size,
             max_overflow=max_overflow,
         )
+        if backend in ("mysql", "mariadb"):
+            # Each statement reads the newest committed rows, and InnoDB takes no gap
+            # locks: a retried slug or tag sees the row that beat it, and concurrent
+            # inserts do not deadlock on each other's gaps.
+            kwargs["isolation_level"] = "READ COMMITTED"
     engine = create_async_engine(url, **kwargs)
     if backend == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
@@ -91,7 +114,38 @@ def _sqlite_on_connect(dbapi_connection, _record) -> None:
 
 
 def _sqlite_on_begin(connection) -> None:
-    connection.exec_driver_sql("BEGIN")
+    # A reader that later writes fails at once with "database is locked" when another
+    # connection committed meanwhile (WAL snapshots cannot be upgraded); a request that
+    # may write takes the write lock up front and waits its turn (busy timeout).
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if _writing.get() else "BEGIN")
+
+
+class BlogSession(Session):
+    """The ORM session behind every AsyncSession: notes content changes (see module)."""
+
+
+@event.listens_for(BlogSession, "after_flush")
+def _note_flushed_changes(session: Session, _flush: UOWTransaction) -> None:
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        table = getattr(getattr(obj, "__table__", None), "name", None)
+        if table not in CACHE_NEUTRAL_TABLES and (obj not in session.dirty or session.is_modified(obj)):
+            session.info["changed_content"] = True
+            return
+
+
+@event.listens_for(BlogSession, "do_orm_execute")
+def _note_executed_changes(state) -> None:
+    if not (state.is_insert or state.is_update or state.is_delete):
+        return
+    if state.execution_options.get(CHANGES_CONTENT, True) is False:
+        return
+    table = getattr(getattr(state.statement, "table", None), "name", None)
+    if table not in CACHE_NEUTRAL_TABLES:
+        state.session.info["changed_content"] = True
+
+
+def changed_content(session: AsyncSession) -> bool:
+    return bool(session.sync_session.info.get("changed_content"))
 
 
 def engine_from_config(config: dict[str, Any], instance_path: str | Path) -> AsyncEngine:
@@ -123,7 +177,8 @@ class Database:
             self._engine = engine_from_config(self.app.config, self.app.instance_path)
             if self.app.config.get("SQL_COUNT_HEADER"):
                 event.listen(self._engine.sync_engine, "before_cursor_execute", _count_statement)
-            self.sessionmaker = async_sessionmaker(self._engine, expire_on_commit=False)
+            self.sessionmaker = async_sessionmaker(self._engine, expire_on_commit=False,
+                                                   sync_session_class=BlogSession)
         return self._engine
 
     def session(self) -> AsyncSession:
@@ -140,7 +195,7 @@ class Database:
 
 def _count_statement(conn, cursor, statement, *_args) -> None:
     counter = _statement_counter.get()
-    if counter is not None and statement != "BEGIN":
+    if counter is not None and not statement.startswith("BEGIN"):
         counter[0] += 1
 
 
@@ -157,6 +212,40 @@ def get_session() -> AsyncSession:
         session = get_db().session()
         g.db_session = session
     return session
+
+
+def set_write_intent(writing: bool) -> None:
+    """Will this task's transactions write? (SQLite then begins with BEGIN IMMEDIATE.)
+    The unit of work sets it per request: true unless GET, HEAD or OPTIONS."""
+    _writing.set(writing)
+
+
+async def discard_request_session() -> None:
+    """Roll back and close the request's session: the next attempt opens a new one."""
+    session: AsyncSession | None = g.pop("db_session", None)
+    if session is not None:
+        try:
+            await session.rollback()
+        finally:
+            await session.close()
+
+
+async def finish_request(response: Response) -> None:
+    """Commit the request's work (rolled back for an error response), then tell the
+    cache what changed, and report the statement count."""
+    from . import response_cache
+
+    session: AsyncSession | None = g.get("db_session")
+    if session is not None:
+        if response.status_code < 400:
+            await session.commit()
+            if changed_content(session):
+                await response_cache.content_changed()
+        else:
+            await session.rollback()
+    counter = _statement_counter.get()
+    if counter is not None:
+        response.headers[SQL_COUNT_HEADER] = str(counter[0])
 
 
 def init_app(app: Quart) -> Database:
@@ -177,25 +266,6 @@ def init_app(app: Quart) -> Database:
         @app.before_request
         async def _start_counting() -> None:
             _statement_counter.set([0])
-
-        @app.after_request
-        async def _report_count(response: Response) -> Response:
-            # Registered before _commit_session, so it runs after it (Quart runs
-            # after_request functions in reverse order) and counts the flush too.
-            counter = _statement_counter.get()
-            if counter is not None:
-                response.headers[SQL_COUNT_HEADER] = str(counter[0])
-            return response
-
-    @app.after_request
-    async def _commit_session(response: Response) -> Response:
-        session: AsyncSession | None = g.get("db_session")
-        if session is not None:
-            if response.status_code < 400:
-                await session.commit()
-            else:
-                await session.rollback()
-        return response
 
     @app.teardown_request
     async def _close_session(exc: BaseException | None) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from quart import Quart, render_template, request
+from quart import Quart, abort, render_template, request
 from quart_rate_limiter import RateLimitExceeded
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -33,11 +33,23 @@ async def error_response(code: int, message: str, errors: dict[str, list[str]] |
 
 
 def init_app(app: Quart) -> None:
+    @app.before_request
+    async def _refuse_nul_characters():
+        # No name, slug, tag or search can hold U+0000 (PostgreSQL cannot even store it):
+        # answer before any of it reaches a query.
+        if "\x00" in request.path:
+            abort(404)
+        if "%00" in request.query_string.decode("latin-1") or any("\x00" in v for v in request.args.values()):
+            abort(400, "The address contains a NUL character.")
+
     @app.errorhandler(HTTPException)
     async def _http_error(exc: HTTPException):
         if exc.code is None or exc.code < 400:
             return exc
-        return await error_response(exc.code, exc.description or exc.name)
+        body, status = await error_response(exc.code, exc.description or exc.name)
+        # Headers the status needs (Retry-After of a 503, Allow of a 405 ...).
+        headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
+        return body, status, headers
 
     @app.errorhandler(RateLimitExceeded)
     async def _too_many(exc: RateLimitExceeded):

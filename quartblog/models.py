@@ -23,6 +23,7 @@ from sqlalchemy import (
     Table,
     Text,
 )
+from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from .types import LongText, UTCDateTime, utcnow
@@ -111,9 +112,6 @@ class User(Base):
         default=Role.AUTHOR,
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    # Counts this user's writes: part of the key of their cached API responses, so a
-    # worker that did not see the write still never serves them what came before it.
-    write_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     posts: Mapped[list["Post"]] = relationship(back_populates="author", lazy="raise")
 
@@ -129,12 +127,18 @@ class User(Base):
         return f"<User {self.id} {self.username!r} {self.role.value}>"
 
 
+# Tag names compare code point by code point on every database (the app normalizes
+# them first: services.tags.normalize_tag); MySQL/MariaDB need a binary collation
+# for that, PostgreSQL and SQLite compare so by default.
+TAG_NAME_TYPE = String(64).with_variant(mysql.VARCHAR(64, collation="utf8mb4_bin"), "mysql", "mariadb")
+
+
 class Tag(Base):
     __tablename__ = "tags"
     __table_args__ = (MYSQL_TABLE_ARGS,)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(TAG_NAME_TYPE, unique=True)
 
     def __repr__(self) -> str:
         return f"<Tag {self.name!r}>"

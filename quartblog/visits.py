@@ -47,7 +47,8 @@ class VisitCounter:
         if not self.pending:
             return 0
         batch, self.pending = self.pending, Counter()
-        rows = [{"visited_slug": slug, "visits": n} for slug, n in batch.items()]
+        # In slug order: workers flushing at once lock the same rows in the same order.
+        rows = [{"visited_slug": slug, "visits": n} for slug, n in sorted(batch.items())]
         try:
             async with get_db(self.app).session() as session, session.begin():
                 await session.execute(_ADD_VISITS, rows, execution_options={"synchronize_session": False})

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install quartblog with its test dependencies and run the whole test suite:
-# SQLite, MariaDB through asyncmy and through aiomysql, and the browser test.
+# SQLite, MariaDB through asyncmy and through aiomysql, PostgreSQL through asyncpg,
+# the concurrency tests against a real hypercorn, and the browser test.
 # Extra arguments go to pytest (e.g. `bash scripts/test.sh --db sqlite -x`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +18,18 @@ if command -v mariadbd >/dev/null 2>&1 && ! mariadb-admin --user=root --host=127
     start-stop-daemon --start --oknodo --background --exec "$(command -v mariadbd)" || true
     for _ in $(seq 60); do
         mariadb-admin --user=root --host=127.0.0.1 ping >/dev/null 2>&1 && break
+        sleep 1
+    done
+fi
+
+# PostgreSQL: start the cluster when it is installed but not answering.
+if command -v pg_ctlcluster >/dev/null 2>&1 && ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
+    echo "starting PostgreSQL"
+    for version in $(ls /etc/postgresql 2>/dev/null); do
+        pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+    done
+    for _ in $(seq 60); do
+        pg_isready -h 127.0.0.1 -p 5432 -q && break
         sleep 1
     done
 fi

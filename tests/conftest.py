@@ -1,12 +1,13 @@
 """Fixtures: every test that uses ``app`` runs once per database backend.
 
-Backends: ``sqlite`` (aiosqlite), ``asyncmy`` and ``aiomysql`` (MariaDB).  Each run
-creates its own databases and drops them at the end.  Choose with
-``--db sqlite,asyncmy`` or ``QUARTBLOG_TEST_DBS``; the MariaDB server is
-``QUARTBLOG_TEST_MYSQL`` (default ``root@127.0.0.1:3306``).
+Backends: ``sqlite`` (aiosqlite), ``asyncmy`` and ``aiomysql`` (MariaDB), ``asyncpg``
+(PostgreSQL).  Each run creates its own databases and drops them at the end.  Choose
+with ``--db sqlite,asyncmy`` or ``QUARTBLOG_TEST_DBS``; the servers are
+``QUARTBLOG_TEST_MYSQL`` (default ``root@127.0.0.1:3306``) and ``QUARTBLOG_TEST_POSTGRES``
+(default ``postgres@127.0.0.1:5432``).
 
-Without a reachable MariaDB the MySQL runs are skipped, and the summary says so;
-with ``CI=true`` an unreachable MariaDB fails the run instead.
+Without a reachable server its runs are skipped, and the summary says so; with
+``CI=true`` an unreachable server fails the run instead.
 """
 
 from __future__ import annotations
@@ -26,12 +27,14 @@ from quartblog.db import create_engine, get_db
 from quartblog.migrations import upgrade
 from quartblog.models import Base
 
-ALL_BACKENDS = ("sqlite", "asyncmy", "aiomysql")
+ALL_BACKENDS = ("sqlite", "asyncmy", "aiomysql", "asyncpg")
+MYSQL_BACKENDS = ("asyncmy", "aiomysql")
 MYSQL_SERVER = os.environ.get("QUARTBLOG_TEST_MYSQL", "root@127.0.0.1:3306")
+POSTGRES_SERVER = os.environ.get("QUARTBLOG_TEST_POSTGRES", "postgres@127.0.0.1:5432")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
 
-_mysql_problem: list[str] = []
+_server_problems: list[str] = []
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -56,10 +59,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
-    if _mysql_problem:
-        terminalreporter.write_sep("=", "MySQL/MariaDB NOT TESTED", yellow=True, bold=True)
-        terminalreporter.write_line(_mysql_problem[0])
-        terminalreporter.write_line("Only SQLite was tested. Start MariaDB (or set QUARTBLOG_TEST_MYSQL) to test it too.")
+    if _server_problems:
+        terminalreporter.write_sep("=", "SOME DATABASE BACKENDS NOT TESTED", yellow=True, bold=True)
+        for problem in dict.fromkeys(_server_problems):
+            terminalreporter.write_line(problem)
+        terminalreporter.write_line("Start the server (or set QUARTBLOG_TEST_MYSQL / QUARTBLOG_TEST_POSTGRES) to test it too.")
 
 
 @pytest.fixture(scope="session")
@@ -71,10 +75,19 @@ def mysql_url(driver: str, database: str = "") -> str:
     return f"mysql+{driver}://{MYSQL_SERVER}/{database}?charset=utf8mb4"
 
 
-async def _mysql_admin(driver: str, statement: str) -> None:
-    engine = create_engine(mysql_url(driver))
+def server_url(backend: str, database: str = "") -> str:
+    """The URL of ``database`` on the server of a MySQL or PostgreSQL backend."""
+    if backend == "asyncpg":
+        return f"postgresql+asyncpg://{POSTGRES_SERVER}/{database or 'postgres'}"
+    return mysql_url(backend, database)
+
+
+async def _server_admin(backend: str, statement: str) -> None:
+    engine = create_engine(server_url(backend))
     try:
+        # CREATE/DROP DATABASE cannot run inside a transaction on PostgreSQL.
         async with engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
             await conn.execute(text(statement))
     finally:
         await engine.dispose()
@@ -88,19 +101,25 @@ async def fresh_database(backend: str, tmp_dir: Path) -> AsyncIterator[str]:
         yield f"sqlite+aiosqlite:///{path}"
         return
     name = f"qb_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    if backend == "asyncpg":
+        server, create = POSTGRES_SERVER, f'CREATE DATABASE "{name}" ENCODING \'UTF8\' TEMPLATE template0'
+        drop = f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+    else:
+        server = MYSQL_SERVER
+        create = f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_520_ci"
+        drop = f"DROP DATABASE IF EXISTS `{name}`"
     try:
-        await _mysql_admin(backend, f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_520_ci")
+        await _server_admin(backend, create)
     except Exception as exc:  # connection refused, access denied ...
-        message = f"MariaDB at {MYSQL_SERVER} is not reachable through {backend}: {exc}"
+        message = f"The database server at {server} is not reachable through {backend}: {exc}"
         if IN_CI:
-            pytest.fail(f"{message} (CI=true: MySQL must be tested)", pytrace=False)
-        if not _mysql_problem:
-            _mysql_problem.append(message)
+            pytest.fail(f"{message} (CI=true: every backend must be tested)", pytrace=False)
+        _server_problems.append(message)
         pytest.skip(message)
     try:
-        yield mysql_url(backend, name)
+        yield server_url(backend, name)
     finally:
-        await _mysql_admin(backend, f"DROP DATABASE IF EXISTS `{name}`")
+        await _server_admin(backend, drop)
 
 
 @pytest.fixture(scope="session")

@@ -63,9 +63,14 @@ def test_create_admin_then_change_role(cli_app):
     runner = cli_app.test_cli_runner()
     result = runner.invoke(args=["create-user", "root", "root@example.com", "--password", "long-enough", "--admin"])
     assert result.exit_code == 0 and "created admin root" in result.output
+    refused = runner.invoke(args=["set-role", "root", "reader"])  # the blog keeps an admin
+    assert refused.exit_code != 0 and "the last admin cannot step down" in refused.output
+    assert query(cli_app, select(User.role)) == [(Role.ADMIN,)]
+    runner.invoke(args=["create-user", "ada", "ada@example.com", "--password", "long-enough", "--admin"])
     result = runner.invoke(args=["set-role", "root", "reader"])
     assert result.exit_code == 0 and "root is now reader" in result.output
-    assert query(cli_app, select(User.role)) == [(Role.READER,)]
+    assert query(cli_app, select(User.username, User.role).order_by(User.id)) == [
+        ("root", Role.READER), ("ada", Role.ADMIN)]
 
 
 def test_create_user_reports_invalid_input_and_taken_names(cli_app):

@@ -18,7 +18,6 @@ from quart_schema import security_scheme
 from werkzeug.exceptions import Unauthorized
 
 from ..db import get_session
-from ..response_cache import remember_actor
 from ..models import User
 from ..services import users
 
@@ -63,7 +62,6 @@ async def _token_user(*, required: bool) -> User | None:
     user = await users.get_user(get_session(), user_id) if 0 < user_id < 2**31 else None
     if user is None:
         raise Unauthorized("token is invalid")
-    remember_actor(user)
     return user
 
 

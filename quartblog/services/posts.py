@@ -14,12 +14,13 @@ A single post is step 3 alone.
 from __future__ import annotations
 
 import re
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 
 from slugify import slugify
-from sqlalchemy import Integer, and_, bindparam, delete, exists, false, func, insert, null, select, update
+from sqlalchemy import Integer, bindparam, delete, exists, false, func, insert, null, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.dialects.mysql import match as mysql_match
@@ -29,7 +30,8 @@ from ..markdown import plain_summary
 from ..models import Comment, Post, Tag, User, favorites, follows, post_tags
 from ..types import utcnow
 from .errors import Errors, NotFound, PermissionDenied, ValidationFailed
-from .tags import get_or_create_tags, normalize_tags
+from .upsert import insert_missing
+from .tags import get_or_create_tags, normalize_tag, normalize_tags
 from .users import following_expr
 
 TITLE_MAX = 200
@@ -124,7 +126,7 @@ class PostFilter:
 
 def _filtered(query: Select, flt: PostFilter, dialect: str = "") -> Select:
     if flt.tag is not None:
-        tag_ids = select(Tag.id).where(Tag.name == flt.tag.strip().lower())
+        tag_ids = select(Tag.id).where(Tag.name == normalize_tag(flt.tag))
         query = query.where(Post.id.in_(
             select(post_tags.c.post_id).where(post_tags.c.tag_id.in_(tag_ids))))
     if flt.author is not None:
@@ -283,7 +285,7 @@ async def record_view(session: AsyncSession, slug: str) -> None:
     await session.execute(
         update(Post).where(Post.slug == slug)
         .values(view_count=Post.view_count + 1)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False, changes_content=False)
     )
 
 
@@ -323,11 +325,18 @@ def base_slug(title: str) -> str:
 RESERVED_SLUGS = frozenset({"feed"})
 
 
-async def _unique_slug(session: AsyncSession, title: str) -> str:
-    base = base_slug(title)
+SLUG_TRIES = 10
+
+
+async def _free_slug(session: AsyncSession, base: str, lost: set[str]) -> str:
+    """The first of ``base``, ``base-2``, ``base-3`` ... that no post has, skipping the
+    ones this request already lost to a concurrent writer; after ``SLUG_TRIES`` losses
+    (a crowd writing the same title), a random suffix ends the race."""
+    if len(lost) >= SLUG_TRIES:
+        return f"{base}-{secrets.token_hex(3)}"
     taken = set(await session.scalars(
         select(Post.slug).where((Post.slug == base) | Post.slug.like(base + "-%"))))
-    taken |= RESERVED_SLUGS
+    taken |= RESERVED_SLUGS | lost
     if base not in taken:
         return base
     n = 2
@@ -338,9 +347,9 @@ async def _unique_slug(session: AsyncSession, title: str) -> str:
 
 async def _set_tags(session: AsyncSession, post_id: int, names: list[str]) -> None:
     await session.execute(delete(post_tags).where(post_tags.c.post_id == post_id))
-    tags = await get_or_create_tags(session, names)
-    if tags:
-        await session.execute(insert(post_tags), [{"post_id": post_id, "tag_id": t.id} for t in tags])
+    tag_ids = await get_or_create_tags(session, names)
+    if tag_ids:
+        await session.execute(insert(post_tags), [{"post_id": post_id, "tag_id": i} for i in tag_ids])
 
 
 async def create_post(session: AsyncSession, author: User, *, title: str | None,
@@ -354,19 +363,24 @@ async def create_post(session: AsyncSession, author: User, *, title: str | None,
     errors.raise_if_any()
     assert title is not None and body is not None
     now = utcnow()
-    for attempt in range(5):
-        slug = await _unique_slug(session, title.strip())
+    base, lost = base_slug(title.strip()), set()
+    while True:
         post = Post(
-            slug=slug, title=title.strip(), description=_description(description, body),
-            body=body, author_id=author.id, created_at=now, updated_at=now,
+            slug=await _free_slug(session, base, lost), title=title.strip(),
+            description=_description(description, body), body=body, author_id=author.id,
+            created_at=now, updated_at=now,
         )
         try:
+            # A duplicate key fails only the statement (MySQL, SQLite) or the
+            # savepoint (PostgreSQL); a deadlock fails the whole transaction and is
+            # retried as a whole by the unit of work instead.
             async with session.begin_nested():
                 session.add(post)
             break
-        except IntegrityError:  # the slug was taken meanwhile: pick again
-            if attempt == 4:
+        except IntegrityError as exc:
+            if "slug" not in str(exc.orig).lower():
                 raise
+            lost.add(post.slug)  # taken meanwhile by a concurrent writer: pick again
     await _set_tags(session, post.id, names)
     return await get_post_view(session, post.slug, viewer_id=author.id)
 
@@ -420,14 +434,9 @@ async def _post_id(session: AsyncSession, slug: str) -> int:
 
 async def favorite(session: AsyncSession, user: User, slug: str) -> PostView:
     post_id = await _post_id(session, slug)
-    already = await session.scalar(select(exists().where(
-        and_(favorites.c.user_id == user.id, favorites.c.post_id == post_id))))
-    if not already:
-        try:
-            async with session.begin_nested():
-                await session.execute(insert(favorites).values(user_id=user.id, post_id=post_id, created_at=utcnow()))
-        except IntegrityError:
-            pass  # favorited meanwhile by a concurrent request: same outcome
+    # A double click: the second insert finds the first one's row and does nothing.
+    await insert_missing(session, favorites, [{"user_id": user.id, "post_id": post_id,
+                                               "created_at": utcnow()}], ["user_id", "post_id"])
     return await get_post_view(session, slug, viewer_id=user.id)
 
 

@@ -3,20 +3,35 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from sqlalchemy import literal, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..models import Tag, post_tags
 from .errors import Errors
+from .upsert import insert_missing
 
 TAG_MAX = 64
 TAGS_PER_POST_MAX = 20
+_SPACES = re.compile(r"\s+")
+# C0 and C1 control characters (white space is folded into one space before this check).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def normalize_tag(text: str) -> str:
+    """The one rule for tag names, the same on every database (docs/architecture.md):
+    Unicode NFKC (full-width ``ｆｏｏ`` is ``foo``, ligatures split), lower case,
+    commas and runs of white space as one space, trimmed.  Names that differ after
+    this are different tags, compared code point by code point: ``cafe`` and
+    ``café``, ``strasse`` and ``straße`` are two tags everywhere (the column has a
+    binary collation on MySQL/MariaDB, as PostgreSQL and SQLite compare)."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    return _SPACES.sub(" ", text.replace(",", " ")).strip()
 
 
 def normalize_tags(raw: str | list[str] | None, errors: Errors | None = None) -> list[str]:
-    """Tag names from "a, b" or ["a", "b"]: trimmed, lower-case, unique, sorted."""
+    """Tag names from "a, b" or ["a", "b"]: normalized (``normalize_tag``), unique, sorted."""
     if raw is None:
         return []
     items = raw.split(",") if isinstance(raw, str) else raw
@@ -26,7 +41,7 @@ def normalize_tags(raw: str | list[str] | None, errors: Errors | None = None) ->
             if errors:
                 errors.add("tagList", "must be a list of strings")
             continue
-        name = re.sub(r"\s+", " ", item.replace(",", " ")).strip().lower()
+        name = normalize_tag(item)
         if not name:
             continue
         if len(name) > TAG_MAX:
@@ -37,28 +52,27 @@ def normalize_tags(raw: str | list[str] | None, errors: Errors | None = None) ->
             if errors:
                 errors.add("tagList", "a tag cannot contain '/'")
             continue
+        if _CONTROL.search(name):
+            if errors:
+                errors.add("tagList", "a tag cannot contain control characters")
+            continue
         names.add(name)
     if len(names) > TAGS_PER_POST_MAX and errors:
         errors.add("tagList", f"too many tags (maximum is {TAGS_PER_POST_MAX})")
     return sorted(names)
 
 
-async def get_or_create_tags(session: AsyncSession, names: list[str]) -> list[Tag]:
-    """The Tag rows for these names, creating the missing ones."""
+async def get_or_create_tags(session: AsyncSession, names: list[str]) -> list[int]:
+    """The ids of the tags with these (normalized) names, creating the missing ones.
+
+    Two statements whatever happens concurrently: the insert skips names another
+    request created first (it waits for that request's commit), and the select,
+    a new snapshot at READ COMMITTED, sees them."""
     if not names:
         return []
-    existing = {t.name: t for t in await session.scalars(select(Tag).where(Tag.name.in_(names)))}
-    for name in names:
-        if name in existing:
-            continue
-        try:
-            async with session.begin_nested():
-                tag = Tag(name=name)
-                session.add(tag)
-        except IntegrityError:  # created meanwhile by another request
-            tag = await session.scalar(select(Tag).where(Tag.name == name))
-        existing[name] = tag
-    return [existing[name] for name in names]
+    await insert_missing(session, Tag.__table__, [{"name": name} for name in names], ["name"])
+    ids = dict((await session.execute(select(Tag.name, Tag.id).where(Tag.name.in_(names)))).all())
+    return [ids[name] for name in names]
 
 
 async def all_tag_names(session: AsyncSession) -> list[str]:

@@ -10,12 +10,14 @@ from functools import lru_cache
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import delete, exists, false, func, insert, select, update
+from sqlalchemy import delete, exists, false, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..models import Role, User, follows
+from ..types import utcnow
 from .errors import Errors, NotFound, PermissionDenied, ValidationFailed
+from .upsert import insert_missing
 
 USERNAME_RE = re.compile(r"^[\w.-]+$")  # \w is Unicode: letters and digits of any script
 USERNAME_MAX = 64
@@ -203,32 +205,38 @@ async def update_user(session: AsyncSession, user: User, *, username: str | None
     return user
 
 
-async def note_write(session: AsyncSession, user_id: int) -> None:
-    """Record that this user changed something (see User.write_version)."""
-    await session.execute(
-        update(User).where(User.id == user_id)
-        .values(write_version=User.write_version + 1)
-        .execution_options(synchronize_session=False)
-    )
-
-
 async def list_users(session: AsyncSession) -> list[User]:
     return list(await session.scalars(select(User).order_by(User.username)))
 
 
+LAST_ADMIN = "the last admin cannot step down: make someone else an admin first"
+
+
 async def set_role(session: AsyncSession, actor: User, username: str, role: Role | str) -> User:
+    """An admin changes someone's role (their own included)."""
     if not actor.is_admin:
         raise PermissionDenied("only an admin can change roles")
+    return await change_role(session, username, role)
+
+
+async def change_role(session: AsyncSession, username: str, role: Role | str) -> User:
+    """Give a user a role; the blog always keeps at least one admin.
+
+    The admins' rows are locked (``FOR UPDATE``) before they are counted, so two
+    admins demoting each other at the same moment are serialized: the second one
+    counts again after the first has committed, and is refused.  (SQLite has no row
+    locks: its writers are serialized by ``BEGIN IMMEDIATE``.)"""
     try:
         role = Role(role)
     except ValueError:
         raise ValidationFailed.one("role", "is not a known role") from None
+    admin_ids = set(await session.scalars(
+        select(User.id).where(User.role == Role.ADMIN).order_by(User.id).with_for_update()))
     user = await get_user_by_username(session, username)
-    if user.id == actor.id and role != Role.ADMIN:
-        admins = await session.scalar(select(func.count()).select_from(User).where(User.role == Role.ADMIN))
-        if (admins or 0) <= 1:
-            raise ValidationFailed.one("role", "the last admin cannot step down")
+    if role != Role.ADMIN and admin_ids == {user.id}:
+        raise ValidationFailed.one("role", LAST_ADMIN)
     user.role = role
+    await session.flush()
     return user
 
 
@@ -262,14 +270,9 @@ async def follow(session: AsyncSession, follower: User, username: str) -> Profil
     user = await get_user_by_username(session, username)
     if user.id == follower.id:
         raise ValidationFailed.one("profile", "you cannot follow yourself")
-    already = await session.scalar(select(exists().where(
-        follows.c.follower_id == follower.id, follows.c.followed_id == user.id)))
-    if not already:
-        try:
-            async with session.begin_nested():
-                await session.execute(insert(follows).values(follower_id=follower.id, followed_id=user.id))
-        except IntegrityError:
-            pass  # a concurrent request followed first: the outcome is the same
+    # Followed twice at once: the second insert finds the first one's row and does nothing.
+    await insert_missing(session, follows, [{"follower_id": follower.id, "followed_id": user.id,
+                                             "created_at": utcnow()}], ["follower_id", "followed_id"])
     return Profile(user=user, following=True)
 
 

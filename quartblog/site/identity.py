@@ -17,7 +17,6 @@ from quart import flash, g, redirect, request, session, url_for
 from quart_auth import AuthUser, current_user, login_user, logout_user
 
 from ..db import get_session
-from ..response_cache import remember_actor
 from ..models import User
 from ..services import users
 from . import blueprint
@@ -71,7 +70,6 @@ async def load_viewer() -> None:
         logout_user()  # a deleted account, or the password was changed elsewhere
         return
     g.viewer = user
-    remember_actor(user)
 
 
 def login_required(view: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:

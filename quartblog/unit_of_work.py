@@ -1,0 +1,121 @@
+"""Every request is one unit of work, retried as a whole when the database gives up on it.
+
+``BlogQuart.full_dispatch_request`` wraps Quart's: before-request functions, the
+view, error handlers and after-request functions run as usual, then the request's
+session (``db.get_session()``) is committed when the response is below 400 and
+rolled back otherwise.  Only then, once the data is committed, the response cache
+forgets what the request changed (``db.changed_content``).
+
+When the database refuses the unit of work for a reason that says nothing about the
+request itself (a deadlock, a lock-wait timeout, a serialization failure, SQLite's
+"database is locked", or a unique/foreign-key race that only concurrency explains),
+the whole request runs again in a new transaction and a new session, up to
+``DB_RETRY_ATTEMPTS`` times with a jittered backoff.  Never a SAVEPOINT after the
+server has rolled the transaction back (MySQL does that on a deadlock): the
+savepoint is gone with it.  What the attempt did outside the database is undone
+too: ``g`` and the cookie session (flash messages, sign-in) are put back as they
+were.  When every attempt fails the client gets 503 with ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from typing import Any
+
+from quart import Quart, Response, g
+from quart.globals import request_ctx
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from werkzeug.exceptions import ServiceUnavailable
+
+from . import db
+
+log = logging.getLogger(__name__)
+
+# MySQL/MariaDB error codes: deadlock, lock wait timeout, "record has changed since
+# last read" (MariaDB's snapshot isolation check).
+MYSQL_RETRYABLE = frozenset({1213, 1205, 1020})
+# PostgreSQL SQLSTATEs: serialization failure, deadlock, lock not available.
+POSTGRES_RETRYABLE = frozenset({"40001", "40P01", "55P03"})
+SQLITE_RETRYABLE = ("database is locked", "database table is locked")
+
+BACKOFF_BASE_SECONDS = 0.01
+BACKOFF_MAX_SECONDS = 0.25
+
+
+class DatabaseBusy(ServiceUnavailable):
+    """Every attempt of the unit of work hit a concurrency conflict."""
+
+    description = "The database is busy: please try again in a moment."
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Does this error say "try the same thing again in a new transaction"?"""
+    if not isinstance(exc, DBAPIError) or exc.connection_invalidated:
+        return False
+    if isinstance(exc, IntegrityError):
+        # A unique or foreign-key race: a fresh transaction sees the other side's
+        # committed row and takes the path for it (an upsert, a 404, a 422).
+        return True
+    orig = exc.orig
+    sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if sqlstate is not None:
+        return sqlstate in POSTGRES_RETRYABLE
+    args = getattr(orig, "args", ())
+    if args and isinstance(args[0], int):
+        return args[0] in MYSQL_RETRYABLE
+    message = str(orig).lower()
+    return any(text in message for text in SQLITE_RETRYABLE)
+
+
+def backoff(attempt: int) -> float:
+    """Full jitter: a random pause below an exponentially growing cap."""
+    return random.uniform(0, min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2 ** attempt))
+
+
+class BlogQuart(Quart):
+    """Quart, with each request run as one retried unit of work (see the module)."""
+
+    async def full_dispatch_request(self, request_context: Any = None) -> Response:
+        context = request_context or request_ctx
+        saved_globals = dict(vars(g))
+        saved_cookie_session = dict(context.session) if context.session is not None else None
+        attempts = max(1, int(self.config.get("DB_RETRY_ATTEMPTS", 5)))
+        db.set_write_intent(context.request.method not in db.READ_METHODS)
+        for attempt in range(1, attempts + 1):
+            try:
+                response = await super().full_dispatch_request(request_context)
+                await db.finish_request(response)
+                return response
+            except Exception as exc:
+                if not is_retryable(exc):
+                    raise
+                failure = exc
+            await db.discard_request_session()
+            log.info("retrying %s %s (attempt %d of %d): %s", context.request.method,
+                     context.request.path, attempt, attempts, _short(failure))
+            if attempt == attempts:
+                break
+            vars(g).clear()
+            vars(g).update(saved_globals)
+            if saved_cookie_session is not None:
+                context.session.clear()
+                context.session.update(saved_cookie_session)
+            await asyncio.sleep(backoff(attempt))
+        log.warning("giving up on %s %s after %d attempts: %s", context.request.method,
+                    context.request.path, attempts, _short(failure))
+        vars(g).clear()
+        vars(g).update(saved_globals)
+        result = await self.handle_user_exception(DatabaseBusy(retry_after=1))
+        return await self.finalize_request(result, request_context, from_error_handler=True)
+
+    async def handle_user_exception(self, error: Exception):
+        if is_retryable(error):
+            raise error  # out to full_dispatch_request, which runs the request again
+        return await super().handle_user_exception(error)
+
+
+def _short(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None)
+    return f"{type(orig or exc).__name__}: {str(orig or exc).splitlines()[0][:200]}"

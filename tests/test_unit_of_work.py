@@ -1,0 +1,90 @@
+"""Each request is one unit of work, run again as a whole when the database gives up on it."""
+
+from __future__ import annotations
+
+import pytest
+from quart import flash, g, get_flashed_messages
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+
+from quartblog.db import get_session
+from quartblog.models import Tag
+from quartblog.unit_of_work import is_retryable
+
+
+class DriverError(Exception):
+    """Stands in for a driver's exception: MySQL drivers put the error code first."""
+
+
+class PostgresError(Exception):
+    def __init__(self, sqlstate: str) -> None:
+        super().__init__("conflict")
+        self.sqlstate = sqlstate
+
+
+def wrapped(error_class, orig: Exception):
+    return error_class("UPDATE ...", {}, orig)
+
+
+@pytest.mark.parametrize("exc, retry", [
+    (wrapped(OperationalError, DriverError(1213, "Deadlock found when trying to get lock")), True),
+    (wrapped(OperationalError, DriverError(1205, "Lock wait timeout exceeded")), True),
+    (wrapped(OperationalError, DriverError(2003, "Can't connect to MySQL server")), False),
+    (wrapped(OperationalError, PostgresError("40P01")), True),
+    (wrapped(OperationalError, PostgresError("40001")), True),
+    (wrapped(ProgrammingError, PostgresError("42P01")), False),
+    (wrapped(OperationalError, DriverError("database is locked")), True),
+    (wrapped(OperationalError, DriverError("no such table: posts")), False),
+    (wrapped(IntegrityError, DriverError(1062, "Duplicate entry 'x' for key 'uq_tags_name'")), True),
+    (ValueError("not a database error"), False),
+])
+def test_which_errors_run_the_request_again(exc, retry):
+    assert is_retryable(exc) is retry
+
+
+def deadlock() -> OperationalError:
+    return wrapped(OperationalError, DriverError(1213, "Deadlock found when trying to get lock"))
+
+
+@pytest.fixture
+def flaky_route(app):
+    """POST /_flaky/<n>: adds a tag and a flash message, and deadlocks on its first n tries."""
+    attempts: list[int] = []
+
+    @app.post("/_flaky/<int:failures>")
+    async def flaky(failures: int):
+        attempts.append(1)
+        assert "seen" not in g  # g is as it was before the first attempt
+        g.seen = True
+        await flash("saved")
+        session = get_session()
+        session.add(Tag(name=f"attempt-{len(attempts)}"))
+        await session.flush()
+        if len(attempts) <= failures:
+            raise deadlock()
+        return {"attempts": len(attempts)}
+
+    @app.get("/_flashes")
+    async def flashes():
+        return {"messages": get_flashed_messages()}
+
+    return attempts
+
+
+async def test_a_deadlocked_request_runs_again_in_a_new_transaction(app, flaky_route, db_session):
+    client = app.test_client()
+    response = await client.post("/_flaky/2")
+    assert response.status_code == 200 and (await response.get_json()) == {"attempts": 3}
+    # Only the last attempt's work is committed, and its flash message shown once.
+    assert list(await db_session.scalars(select(Tag.name))) == ["attempt-3"]
+    assert (await (await client.get("/_flashes")).get_json()) == {"messages": ["saved"]}
+
+
+async def test_a_request_that_keeps_deadlocking_gets_503_with_retry_after(app, flaky_route, db_session):
+    app.config["DB_RETRY_ATTEMPTS"] = 3
+    response = await app.test_client().post("/_flaky/99", headers={"Accept": "application/json"})
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "1"
+    assert "busy" in (await response.get_json())["errors"]["body"][0]
+    assert len(flaky_route) == 3
+    assert await db_session.scalar(select(func.count()).select_from(Tag)) == 0
