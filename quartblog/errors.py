@@ -37,7 +37,10 @@ def init_app(app: Quart) -> None:
     async def _http_error(exc: HTTPException):
         if exc.code is None or exc.code < 400:
             return exc
-        return await error_response(exc.code, exc.description or exc.name)
+        body, status = await error_response(exc.code, exc.description or exc.name)
+        # The exception's own headers (405's Allow, 401's WWW-Authenticate), not its content type.
+        headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
+        return body, status, headers
 
     @app.errorhandler(RateLimitExceeded)
     async def _too_many(exc: RateLimitExceeded):
