@@ -125,6 +125,8 @@ async def test_site_url_with_a_path_prefix_makes_every_absolute_link(client, peo
     assert "<id>https://example.com/blog/posts/prefixed</id>" in feed
     assert "<uri>https://example.com/blog/users/ada</uri>" in feed
     assert EVIL not in feed
+    home = await (await client.get("/")).get_data(as_text=True)  # the proxy stripped /blog
+    assert 'href="/blog/posts/prefixed"' in home and 'href="/posts/prefixed"' not in home
 
 
 @pytest.mark.parametrize("comment_id", ["1180591620717411303424", "2147483648", "0", "-1", "1e3"])
