@@ -11,21 +11,28 @@ from typing import Any, Mapping
 
 from quart import Quart
 
-from .config import Settings, check_secret_key
-from .unit_of_work import BlogQuart
+from .config import Settings, check_secret_key, check_site_url
+from .routing import SiteUrlMixin
+from .unit_of_work import UnitOfWorkMixin
+
+
+class BlogApp(UnitOfWorkMixin, SiteUrlMixin, Quart):
+    """Quart, with each request one retried unit of work (``unit_of_work``) and every
+    URL built from ``SITE_URL`` when it is set (``routing``)."""
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Quart:
-    app = BlogQuart(__name__, instance_relative_config=True)
+    app = BlogApp(__name__, instance_relative_config=True)
     settings = Settings.from_env().as_dict()
     settings.update(config or {})
     app.config.update(settings)
     app.config["SECRET_KEY"] = check_secret_key(app.config)
+    app.config["SITE_URL"] = check_site_url(app.config)
     production = app.config["ENV"] == "production"
     app.config["DEBUG"] = False if production else app.config.get("DEBUG", False)
     app.config["TESTING"] = app.config["ENV"] == "testing"
 
-    from . import api, cache, cli, db, errors, health, limits, site, visits
+    from . import api, cache, cli, db, errors, health, limits, routing, site, visits
 
     cache.init_app(app)
     db.init_app(app)
@@ -33,6 +40,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Quart:
     errors.init_app(app)
     limits.init_app(app)
     cli.init_app(app)
+    routing.init_app(app)  # converters before the blueprints; the proxy middleware
     app.register_blueprint(health.blueprint)
     site.init_app(app)
     api.init_app(app)

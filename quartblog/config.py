@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, fields
 from typing import Any, Mapping
+from urllib.parse import urlsplit
 
 PREFIX = "QUARTBLOG_"
 DEV_SECRET_KEY = "dev-only-secret-key-change-me-in-production-0123456789"
@@ -35,6 +36,13 @@ class Settings:
     # None means a SQLite file in the app's instance folder.
     DATABASE_URL: str | None = None
     SECRET_KEY: str | None = None
+    # The public URL of the site (https://blog.example.com, optionally with a path
+    # prefix): every absolute URL the app makes (feeds, _external links) comes from it,
+    # never from the request's Host header. Required in production.
+    SITE_URL: str | None = None
+    # Reverse proxies in front of the app whose X-Forwarded-For/-Proto/-Host are
+    # trusted (hypercorn's ProxyFixMiddleware); 0: none, the headers are ignored.
+    PROXY_HOPS: int = 0
     # Upgrade the database to the newest migration at start-up (under a lock).
     AUTO_MIGRATE: bool = False
     # Connection pool (MySQL/MariaDB, PostgreSQL). pool_recycle stays below the
@@ -123,3 +131,22 @@ def check_secret_key(config: Mapping[str, Any]) -> str:
             )
         return key
     return key or DEV_SECRET_KEY
+
+
+def check_site_url(config: Mapping[str, Any]) -> str | None:
+    """The site's public URL without a trailing slash, or None (development only:
+    absolute URLs then use the request's host, which any client can write)."""
+    url = (config.get("SITE_URL") or "").strip().rstrip("/")
+    if not url:
+        if config.get("ENV") == "production":
+            raise ConfigError(
+                f"{PREFIX}SITE_URL must be set to the site's public URL (e.g. https://blog.example.com) "
+                f"when {PREFIX}ENV=production: feeds and absolute links are made from it, "
+                "not from the request's Host header"
+            )
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise ConfigError(f"{PREFIX}SITE_URL={url!r} must be an http(s) URL with a host and at most "
+                          "a path prefix, e.g. https://blog.example.com or https://example.com/blog")
+    return url

@@ -47,7 +47,7 @@ def init_app(app: Quart) -> None:
         if exc.code is None or exc.code < 400:
             return exc
         body, status = await error_response(exc.code, exc.description or exc.name)
-        # Headers the status needs (Retry-After of a 503, Allow of a 405 ...).
+        # The exception's own headers (405's Allow, 401's WWW-Authenticate), not its content type.
         headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
         return body, status, headers
 

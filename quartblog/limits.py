@@ -1,6 +1,11 @@
 """Rate limits on log-in and registration, on the site and the API:
 ``AUTH_RATE_LIMIT_PER_MINUTE`` attempts per client address.
 
+The counts live in the worker's memory, or, with ``REDIS_URL`` set, in Redis under
+``CACHE_PREFIX + "ratelimit:"``, shared by every worker and host (else each of
+N workers would let N times the limit through).  Behind a reverse proxy, set
+``PROXY_HOPS`` so that the client address is the one the proxy saw.
+
 The limit is read from the app's config on each request (tests and deployments
 set it per app); 0 disables rate limiting.  Only attempts count: GET (the site's
 forms), HEAD and CORS preflights do not.
@@ -8,17 +13,18 @@ forms), HEAD and CORS preflights do not.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 from quart import Quart, current_app, request
 from quart_rate_limiter import RateLimit, RateLimiter, rate_limit
+from quart_rate_limiter.store import RateLimiterStoreABC
 
 SETTING = "AUTH_RATE_LIMIT_PER_MINUTE"
 
 
 async def _client_address() -> str:
     # remote_addr, not X-Forwarded-For (which any client can write); behind a proxy,
-    # run hypercorn with a proxy-headers middleware so that remote_addr is the client's.
+    # PROXY_HOPS (quartblog/routing.py) makes remote_addr the client's.
     return request.remote_addr or "unknown"
 
 
@@ -45,5 +51,36 @@ class PerMinuteFromConfig(RateLimit):
 auth_rate_limit = rate_limit(limits=[PerMinuteFromConfig()])
 
 
+class SharedRedisStore(RateLimiterStoreABC):
+    """quart-rate-limiter's store in Redis: prefixed keys that expire once they no
+    longer limit anything (the library's own RedisStore keeps them forever)."""
+
+    def __init__(self, url: str, prefix: str) -> None:
+        self.url = url
+        self.prefix = prefix
+        self._redis = None
+
+    async def before_serving(self) -> None:
+        from redis import asyncio as aioredis  # the optional "redis" extra
+
+        self._redis = aioredis.from_url(self.url)
+
+    async def after_serving(self) -> None:
+        if self._redis is not None:
+            await self._redis.aclose()
+            self._redis = None
+
+    async def get(self, key: str, default: datetime) -> datetime:
+        raw = await self._redis.get(self.prefix + key)
+        return default if raw is None else datetime.fromtimestamp(float(raw), timezone.utc)
+
+    async def set(self, key: str, tat: datetime) -> None:
+        # After its theoretical arrival time a key limits nothing: let it expire then.
+        await self._redis.set(self.prefix + key, tat.timestamp(), pxat=int(tat.timestamp() * 1000) + 1000)
+
+
 def init_app(app: Quart) -> RateLimiter:
-    return RateLimiter(app, enabled=app.config.get(SETTING, 0) > 0)
+    store = None
+    if app.config.get("REDIS_URL"):
+        store = SharedRedisStore(app.config["REDIS_URL"], (app.config.get("CACHE_PREFIX") or "") + "ratelimit:")
+    return RateLimiter(app, store=store, enabled=app.config.get(SETTING, 0) > 0)

@@ -210,11 +210,34 @@ class Comment(Base):
         return f"<Comment {self.id} on post {self.post_id}>"
 
 
+class SignIn(Base):
+    """A browser signed in on the site.  Its cookie names the row (``id``) and carries
+    a secret whose SHA-256 is ``secret_hash``; deleting the row signs that browser out
+    (log-out, a password change), whatever copies of the cookie exist."""
+
+    __tablename__ = "sign_ins"
+    __table_args__ = (
+        Index("ix_sign_ins_user_id", "user_id"),
+        MYSQL_TABLE_ARGS,
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # random hex
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    user: Mapped[User] = relationship(lazy="raise")
+
+    def __repr__(self) -> str:
+        return f"<SignIn of user {self.user_id}>"
+
+
 __all__ = [
     "Base",
     "Comment",
     "Post",
     "Role",
+    "SignIn",
     "Tag",
     "User",
     "favorites",

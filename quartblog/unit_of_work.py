@@ -1,6 +1,6 @@
 """Every request is one unit of work, retried as a whole when the database gives up on it.
 
-``BlogQuart.full_dispatch_request`` wraps Quart's: before-request functions, the
+``UnitOfWorkMixin.full_dispatch_request`` (of the app class) wraps Quart's: before-request functions, the
 view, error handlers and after-request functions run as usual, then the request's
 session (``db.get_session()``) is committed when the response is below 400 and
 rolled back otherwise.  Only then, once the data is committed, the response cache
@@ -24,7 +24,7 @@ import logging
 import random
 from typing import Any
 
-from quart import Quart, Response, g
+from quart import Response, g
 from quart.globals import request_ctx
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from werkzeug.exceptions import ServiceUnavailable
@@ -74,8 +74,8 @@ def backoff(attempt: int) -> float:
     return random.uniform(0, min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2 ** attempt))
 
 
-class BlogQuart(Quart):
-    """Quart, with each request run as one retried unit of work (see the module)."""
+class UnitOfWorkMixin:
+    """For the app class (a Quart): each request one retried unit of work (see the module)."""
 
     async def full_dispatch_request(self, request_context: Any = None) -> Response:
         context = request_context or request_ctx

@@ -51,7 +51,7 @@ def test_production_refuses_a_missing_or_short_secret_key():
         create_app({"ENV": "production", "SECRET_KEY": None})
     with pytest.raises(ConfigError, match="at least 32"):
         create_app({"ENV": "production", "SECRET_KEY": "short"})
-    app = create_app({"ENV": "production", "SECRET_KEY": "x" * 40})
+    app = create_app({"ENV": "production", "SECRET_KEY": "x" * 40, "SITE_URL": "https://blog.example.com"})
     assert app.config["SECRET_KEY"] == "x" * 40 and app.debug is False
 
 

@@ -63,7 +63,7 @@ async def create_article(data: NewArticleRequest, user: User):
     return ArticleResponse.of(view), 201
 
 
-@blueprint.get("/articles/<slug>")
+@blueprint.get("/articles/<article:slug>")
 @token_optional
 @cache_response
 @validate_response(ArticleResponse)
@@ -73,7 +73,7 @@ async def get_article(slug: str, viewer: User | None):
     return ArticleResponse.of(view)
 
 
-@blueprint.put("/articles/<slug>")
+@blueprint.put("/articles/<article:slug>")
 @token_required
 @validate_request(UpdateArticleRequest)
 @validate_response(ArticleResponse)
@@ -86,7 +86,7 @@ async def update_article(slug: str, data: UpdateArticleRequest, user: User):
     return ArticleResponse.of(view)
 
 
-@blueprint.delete("/articles/<slug>")
+@blueprint.delete("/articles/<article:slug>")
 @token_required
 async def delete_article(slug: str, user: User):
     """Delete an article (its author or an admin)"""
@@ -94,7 +94,7 @@ async def delete_article(slug: str, user: User):
     return "", 204
 
 
-@blueprint.post("/articles/<slug>/favorite")
+@blueprint.post("/articles/<article:slug>/favorite")
 @token_required
 @validate_response(ArticleResponse)
 async def favorite(slug: str, user: User):
@@ -102,7 +102,7 @@ async def favorite(slug: str, user: User):
     return ArticleResponse.of(await posts.favorite(get_session(), user, slug))
 
 
-@blueprint.delete("/articles/<slug>/favorite")
+@blueprint.delete("/articles/<article:slug>/favorite")
 @token_required
 @validate_response(ArticleResponse)
 async def unfavorite(slug: str, user: User):

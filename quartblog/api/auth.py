@@ -4,10 +4,13 @@
 and pass it to the view as ``user`` (a ``User``) or ``viewer`` (``User | None``).
 A missing token is a 401 where one is required; a malformed, forged or expired
 token is a 401 wherever it is sent, so a client learns that it is logged out.
+A token carries a fingerprint of its user's credentials (``fp``, from the password
+hash): after a password change, every token issued before it is a 401.
 """
 
 from __future__ import annotations
 
+import hmac
 from datetime import datetime, timedelta, timezone
 from functools import wraps
 from typing import Any, Callable
@@ -34,15 +37,16 @@ class InvalidCredentials(Unauthorized):
 def create_token(user: User, *, now: datetime | None = None) -> str:
     now = now or datetime.now(timezone.utc)
     expires = now + timedelta(seconds=current_app.config["JWT_EXPIRES_SECONDS"])
-    claims = {"sub": str(user.id), "iat": now, "exp": expires}
+    claims = {"sub": str(user.id), "fp": users.credentials_fingerprint(user), "iat": now, "exp": expires}
     return jwt.encode(claims, current_app.config["SECRET_KEY"], algorithm=ALGORITHM)
 
 
-def _user_id(token: str) -> int:
+def _claims(token: str) -> tuple[int, str]:
+    """The token's user id and credentials fingerprint."""
     try:
         claims = jwt.decode(token, current_app.config["SECRET_KEY"], algorithms=[ALGORITHM],
-                            options={"require": ["sub", "exp"]})
-        return int(claims["sub"])
+                            options={"require": ["sub", "exp", "fp"]})
+        return int(claims["sub"]), str(claims["fp"])
     except jwt.ExpiredSignatureError:
         raise Unauthorized("token has expired") from None
     except (jwt.InvalidTokenError, ValueError):
@@ -58,10 +62,12 @@ async def _token_user(*, required: bool) -> User | None:
     scheme, _, token = header.partition(" ")
     if scheme.lower() not in SCHEMES or not token.strip():
         raise Unauthorized("Authorization header must be 'Token <jwt>'")
-    user_id = _user_id(token.strip())
+    user_id, fingerprint = _claims(token.strip())
     user = await users.get_user(get_session(), user_id) if 0 < user_id < 2**31 else None
     if user is None:
         raise Unauthorized("token is invalid")
+    if not hmac.compare_digest(fingerprint, users.credentials_fingerprint(user)):
+        raise Unauthorized("token was revoked by a password change: log in again")
     return user
 
 

@@ -12,10 +12,9 @@ from . import blueprint
 from .auth import token_optional, token_required
 from .schemas import CommentOut, CommentResponse, CommentsResponse, NewCommentRequest
 
-ID_MAX = 2**31 - 1  # larger ids cannot exist; routing answers 404 for them
 
 
-@blueprint.get("/articles/<slug>/comments")
+@blueprint.get("/articles/<article:slug>/comments")
 @token_optional
 @cache_response
 @validate_response(CommentsResponse)
@@ -26,7 +25,7 @@ async def list_comments(slug: str, viewer: User | None):
     return CommentsResponse(comments=[CommentOut.of(view) for view in views])
 
 
-@blueprint.post("/articles/<slug>/comments")
+@blueprint.post("/articles/<article:slug>/comments")
 @token_required
 @validate_request(NewCommentRequest)
 @validate_response(CommentResponse)
@@ -36,7 +35,7 @@ async def add_comment(slug: str, data: NewCommentRequest, user: User):
     return CommentResponse(comment=CommentOut.of(view))
 
 
-@blueprint.delete(f"/articles/<slug>/comments/<int(max={ID_MAX}):comment_id>")
+@blueprint.delete("/articles/<article:slug>/comments/<id:comment_id>")
 @token_required
 async def delete_comment(slug: str, comment_id: int, user: User):
     """Delete a comment (its author or an admin)"""

@@ -15,6 +15,7 @@ from quart_schema import QuartSchema
 from quart_schema.openapi import OpenAPIProvider
 from werkzeug.routing import Rule
 
+from ..routing import ID_MAX, IdConverter
 from .schemas import ErrorsResponse
 
 OPENAPI_PATH = "/api/openapi.json"
@@ -30,6 +31,12 @@ def _error(description: str) -> dict:
 class ApiOpenAPIProvider(OpenAPIProvider):
     def generate_rules(self):
         return (rule for rule in super().generate_rules() if rule.rule.startswith("/api/"))
+
+    def build_path_parameter(self, name: str, converter) -> dict:
+        parameter = super().build_path_parameter(name, converter)
+        if isinstance(converter, IdConverter):
+            parameter["schema"].update(minimum=1, maximum=ID_MAX)
+        return parameter
 
     def build_paths(self, rule: Rule) -> tuple[dict, dict]:
         paths, components = super().build_paths(rule)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from quart import current_app
-from quart_schema import validate_request, validate_response
+from quart_schema import document_response, validate_request, validate_response
 
 from ..db import get_session
 from ..models import User
@@ -11,7 +11,7 @@ from ..services import users
 from . import blueprint
 from .auth import InvalidCredentials, create_token, token_required
 from ..limits import auth_rate_limit
-from .schemas import LoginUserRequest, NewUserRequest, UpdateUserRequest, UserResponse
+from .schemas import ErrorsResponse, LoginUserRequest, NewUserRequest, UpdateUserRequest, UserResponse
 
 
 def _user_response(user: User) -> UserResponse:
@@ -34,6 +34,7 @@ async def register(data: NewUserRequest):
 @auth_rate_limit
 @validate_request(LoginUserRequest)
 @validate_response(UserResponse)
+@document_response(ErrorsResponse, 401)  # a wrong email or password
 async def login(data: LoginUserRequest):
     """Log in with email and password"""
     user = await users.authenticate(get_session(), data.user.email, data.user.password)

@@ -10,6 +10,7 @@ from sqlalchemy.orm import contains_eager
 
 from ..models import Comment, Post, User
 from ..types import utcnow
+from .text import check_text
 from .errors import Errors, NotFound, PermissionDenied
 from .users import following_expr
 
@@ -62,6 +63,8 @@ async def add_comment(session: AsyncSession, author: User, slug: str, body: str 
         errors.add("body", "can't be blank")
     elif len(body) > COMMENT_MAX:
         errors.add("body", f"is too long (maximum is {COMMENT_MAX} characters)")
+    else:
+        check_text(errors, "body", body, multiline=True)
     post_id = await session.scalar(select(Post.id).where(Post.slug == slug))
     if post_id is None:
         raise NotFound("article")

@@ -29,6 +29,7 @@ from sqlalchemy.sql import Select
 from ..markdown import plain_summary
 from ..models import Comment, Post, Tag, User, favorites, follows, post_tags
 from ..types import utcnow
+from .text import check_text
 from .errors import Errors, NotFound, PermissionDenied, ValidationFailed
 from .upsert import insert_missing
 from .tags import get_or_create_tags, normalize_tag, normalize_tags
@@ -302,13 +303,20 @@ def _check_fields(errors: Errors, *, title: str | None, description: str | None,
             errors.add("title", "can't be blank")
         elif len(title.strip()) > TITLE_MAX:
             errors.add("title", f"is too long (maximum is {TITLE_MAX} characters)")
-    if description is not None and len(description.strip()) > DESCRIPTION_MAX:
-        errors.add("description", f"is too long (maximum is {DESCRIPTION_MAX} characters)")
+        else:
+            check_text(errors, "title", title.strip())
+    if description is not None:
+        if len(description.strip()) > DESCRIPTION_MAX:
+            errors.add("description", f"is too long (maximum is {DESCRIPTION_MAX} characters)")
+        else:
+            check_text(errors, "description", description.strip())
     if body is not None or creating:
         if not body or not body.strip():
             errors.add("body", "can't be blank")
         elif len(body) > BODY_MAX:
             errors.add("body", f"is too long (maximum is {BODY_MAX} characters)")
+        else:
+            check_text(errors, "body", body, multiline=True)
 
 
 def _description(description: str | None, body: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -16,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..models import Role, User, follows
 from ..types import utcnow
+from . import sign_ins
+from .text import check_text
 from .errors import Errors, NotFound, PermissionDenied, ValidationFailed
 from .upsert import insert_missing
 
@@ -49,6 +52,12 @@ async def verify_password(password_hash: str, password: str) -> bool:
     return await asyncio.to_thread(check)
 
 
+def credentials_fingerprint(user: User) -> str:
+    """Changes whenever the password does: API tokens carry it (quartblog/api/auth.py),
+    so a password change revokes every token issued before it."""
+    return hashlib.sha256(b"quartblog-credentials:" + user.password_hash.encode()).hexdigest()[:22]
+
+
 # --- validation ------------------------------------------------------------------
 
 def _check_username(errors: Errors, username: str | None) -> str | None:
@@ -58,7 +67,9 @@ def _check_username(errors: Errors, username: str | None) -> str | None:
     username = username.strip()
     if len(username) > USERNAME_MAX:
         errors.add("username", f"is too long (maximum is {USERNAME_MAX} characters)")
-    elif not USERNAME_RE.match(username):
+    elif not check_text(errors, "username", username):
+        pass
+    elif not USERNAME_RE.fullmatch(username):
         errors.add("username", "may contain only letters, digits, '.', '-' and '_'")
     return username
 
@@ -90,12 +101,15 @@ def _check_password(errors: Errors, password: str | None) -> str | None:
     return password
 
 
-def _check_optional(errors: Errors, field: str, value: str | None, maximum: int) -> str | None:
+def _check_optional(errors: Errors, field: str, value: str | None, maximum: int, *,
+                    multiline: bool = False) -> str | None:
     if value is None:
         return None
     value = value.strip()
     if len(value) > maximum:
         errors.add(field, f"is too long (maximum is {maximum} characters)")
+    else:
+        check_text(errors, field, value, multiline=multiline)
     return value or None
 
 
@@ -180,7 +194,7 @@ async def update_user(session: AsyncSession, user: User, *, username: str | None
     new_username = _check_username(errors, username) if username is not None else None
     new_email = _check_email(errors, email) if email is not None else None
     new_password = _check_password(errors, password) if password is not None else None
-    new_bio = _check_optional(errors, "bio", bio, BIO_MAX)
+    new_bio = _check_optional(errors, "bio", bio, BIO_MAX, multiline=True)
     new_image = _check_optional(errors, "image", image, IMAGE_MAX)
     if new_image and not re.match(r"^https?://", new_image, re.I):
         errors.add("image", "must be an http(s) URL")
@@ -196,7 +210,8 @@ async def update_user(session: AsyncSession, user: User, *, username: str | None
     if new_email is not None:
         user.email = new_email
     if new_password is not None:
-        user.password_hash = await hash_password(new_password)
+        user.password_hash = await hash_password(new_password)  # revokes API tokens (fingerprint)
+        await sign_ins.delete_all(session, user.id)  # signs out every browser
     if bio is not None:
         user.bio = new_bio
     if image is not None:

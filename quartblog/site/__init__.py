@@ -24,9 +24,10 @@ blueprint = Blueprint("site", __name__)
 def init_app(app: Quart) -> None:
     """Cookies for the site (the API keeps its bearer tokens), then the blueprint."""
     production = app.config["ENV"] == "production"
-    app.config.setdefault("SESSION_COOKIE_SECURE", production)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    # Assigned, not setdefault: Quart already defines these keys (Secure off, no SameSite).
+    app.config["SESSION_COOKIE_SECURE"] = production
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
     # In the config (not only QuartAuth's argument): the response cache reads it to
     # recognise signed-in requests.
     app.config.setdefault("QUART_AUTH_COOKIE_NAME", "quartblog_auth")

@@ -25,7 +25,7 @@ async def register():
                                     default_role=current_app.config["DEFAULT_ROLE"])
     except ValidationFailed as exc:
         return await render_invalid("auth/register.html", exc)
-    sign_in(user)
+    await sign_in(user)
     await flash(f"Welcome, {user.username}! Your account is ready.", "success")
     return redirect(url_for("site.index"), 303)
 
@@ -41,14 +41,14 @@ async def login():
     if user is None:
         exc = ValidationFailed.one("password", "the email or the password is wrong")
         return await render_invalid("auth/login.html", exc, next=back)
-    sign_in(user, remember=bool(form.get("remember")))
+    await sign_in(user, remember=bool(form.get("remember")))
     await flash(f"Welcome back, {user.username}.", "success")
     return redirect(back or url_for("site.index"), 303)
 
 
 @blueprint.post("/logout")
 async def logout():
-    sign_out()
+    await sign_out()
     await flash("You are signed out.", "success")
     return redirect(url_for("site.index"), 303)
 
@@ -75,6 +75,6 @@ async def settings():
         exc.errors = {("new_password" if k == "password" else k): v for k, v in exc.errors.items()}
         return await render_invalid("auth/settings.html", exc)
     if new_password:
-        renew_sign_in(user)  # this browser stays signed in; the others are signed out
+        await renew_sign_in(user)  # this browser stays signed in; the others are signed out
     await flash("Your settings are saved.", "success")
     return redirect(url_for("site.settings"), 303)

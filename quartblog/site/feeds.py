@@ -1,8 +1,13 @@
-"""Atom 1.0 feeds (RFC 4287): the whole site, a tag, an author; absolute links only."""
+"""Atom 1.0 feeds (RFC 4287): the whole site, a tag, an author; absolute links only.
+
+Every link is made by ``url_for(..., _external=True)``, which uses ``SITE_URL``
+(``quartblog/routing.py``), never the request's Host header: feeds are cached and
+read by other people.
+"""
 
 from __future__ import annotations
 
-from quart import abort, current_app, render_template, url_for
+from quart import abort, current_app, render_template, request, url_for
 
 from ..db import get_session
 from ..markdown import render_markdown
@@ -23,7 +28,8 @@ async def _entries(flt: PostFilter | None = None) -> list[PostView]:
 
 async def _atom(title: str, page_url: str, entries: list[PostView]):
     updated = max((view.post.updated_at for view in entries), default=None) or utcnow()
-    xml = await render_template("feeds/atom.xml", title=title, page_url=page_url,
+    self_url = url_for(request.endpoint, **(request.view_args or {}), _external=True)
+    xml = await render_template("feeds/atom.xml", title=title, page_url=page_url, self_url=self_url,
                                 entries=entries, updated=updated,
                                 html_of=render_markdown)  # a str: escaped into the XML
     return xml, 200, {"Content-Type": ATOM_TYPE}

@@ -54,7 +54,8 @@ def safe_next(target: str | None) -> str | None:
         return None
     parts = urlsplit(target)
     if parts.scheme or parts.netloc:
-        if parts.netloc != request.host:
+        site_url = current_app.config.get("SITE_URL")
+        if parts.netloc != (urlsplit(site_url).netloc if site_url else request.host):
             return None
         target = parts.path + (f"?{parts.query}" if parts.query else "")
     if not target.startswith("/") or target.startswith("//") or "\\" in target:

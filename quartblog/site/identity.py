@@ -1,48 +1,51 @@
-"""Who is signed in: a quart-auth cookie holding ``<user id>:<password fingerprint>``.
+"""Who is signed in: a quart-auth cookie naming a row of ``sign_ins``.
 
-The user is loaded once per request (one statement) for the site's pages and for
-error pages, and kept in ``g.viewer`` (``None`` when anonymous).  The fingerprint
-is derived from the password hash, so changing the password signs out every other
-browser that was signed in with the old one.
+The cookie holds ``<sign-in id>:<secret>`` (``services/sign_ins.py``).  The user is
+loaded once per request (one statement: the sign-in joined to its user) for the
+site's pages and for error pages, and kept in ``g.viewer`` (``None`` when anonymous).
+Log-out deletes the sign-in, and a password change deletes all of the user's, so a
+copied cookie stops working then.  The session (and its CSRF token) is renewed at
+log-in and log-out: a token taken before cannot be used after.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
+from datetime import timedelta
 from functools import wraps
 from typing import Any, Awaitable, Callable
 
-from quart import flash, g, redirect, request, session, url_for
+from quart import current_app, flash, g, redirect, request, session, url_for
 from quart_auth import AuthUser, current_user, login_user, logout_user
 
 from ..db import get_session
 from ..models import User
-from ..services import users
+from ..services import sign_ins
 from . import blueprint
 from .helpers import current_path, safe_next
 
 REMEMBER_KEY = "remember_me"
 
 
-def _fingerprint(user: User) -> str:
-    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
-
-
-def sign_in(user: User, *, remember: bool = False) -> None:
-    """Sign in; "remember me" keeps the cookie after the browser is closed."""
-    login_user(AuthUser(f"{user.id}:{_fingerprint(user)}"), remember=remember)
+async def sign_in(user: User, *, remember: bool = False) -> None:
+    """Sign in with a new sign-in and a new session; "remember me" keeps the cookie
+    after the browser is closed."""
+    lifetime = timedelta(seconds=current_app.config.get("QUART_AUTH_DURATION", 365 * 24 * 3600))
+    token = await sign_ins.create(get_session(), user, forget_before=lifetime)
+    session.clear()  # a new CSRF token, nothing carried over from before the log-in
+    login_user(AuthUser(token), remember=remember)
     session[REMEMBER_KEY] = remember
 
 
-def renew_sign_in(user: User) -> None:
-    """A new cookie after a password change, remembered as the old one was."""
-    sign_in(user, remember=session.get(REMEMBER_KEY, False))
+async def renew_sign_in(user: User) -> None:
+    """After a password change (which deleted every sign-in of the user): this
+    browser signs in again, remembered as it was."""
+    await sign_in(user, remember=session.get(REMEMBER_KEY, False))
 
 
-def sign_out() -> None:
+async def sign_out() -> None:
+    await sign_ins.delete_one(get_session(), current_user.auth_id)
     logout_user()
-    session.pop(REMEMBER_KEY, None)
+    session.clear()
 
 
 def viewer() -> User | None:
@@ -64,10 +67,9 @@ async def load_viewer() -> None:
     auth_id = current_user.auth_id
     if not auth_id:
         return
-    user_id, _, fingerprint = auth_id.partition(":")
-    user = await users.get_user(get_session(), int(user_id)) if user_id.isdigit() else None
-    if user is None or not hmac.compare_digest(fingerprint, _fingerprint(user)):
-        logout_user()  # a deleted account, or the password was changed elsewhere
+    user = await sign_ins.user_of(get_session(), auth_id)
+    if user is None:
+        logout_user()  # signed out elsewhere, the password was changed, a deleted account
         return
     g.viewer = user
 

@@ -29,7 +29,7 @@ async def add_comment(slug: str):
     return redirect(url_for("site.post", slug=slug, _anchor="comments"), 303)
 
 
-@blueprint.post("/posts/<slug>/comments/<int:comment_id>/delete")
+@blueprint.post("/posts/<slug>/comments/<id:comment_id>/delete")
 @login_required
 async def delete_comment(slug: str, comment_id: int):
     await comments.delete_comment(get_session(), viewer(), slug, comment_id)

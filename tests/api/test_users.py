@@ -160,8 +160,8 @@ async def test_secured_operations_refuse_missing_or_bad_tokens_with_401(client, 
 
 async def test_an_expired_token_says_so(client, alice):
     me = await client.get("/api/user", headers=alice.headers)
-    user_id = jwt.decode(alice.token, options={"verify_signature": False})["sub"]
-    expired = _token(sub=user_id, exp=datetime.now(timezone.utc) - timedelta(minutes=1))
+    claims = jwt.decode(alice.token, options={"verify_signature": False})
+    expired = _token(sub=claims["sub"], fp=claims["fp"], exp=datetime.now(timezone.utc) - timedelta(minutes=1))
     response = await client.get("/api/user", headers={"Authorization": f"Token {expired}"})
     assert me.status_code == 200 and response.status_code == 401
     assert await errors_of(response) == {"body": ["token has expired"]}
