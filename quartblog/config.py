@@ -45,6 +45,11 @@ class Settings:
     DB_MAX_OVERFLOW: int = 20
     DB_POOL_RECYCLE: int = 3600
     DB_ECHO: bool = False
+    # A database that hangs instead of refusing: give up connecting after this many
+    # seconds, and stop a statement after this many (0: no limit; MariaDB
+    # max_statement_time, PostgreSQL statement_timeout). Both are answered 503.
+    DB_CONNECT_TIMEOUT: float = 5.0
+    DB_STATEMENT_TIMEOUT: float = 30.0
     # Add an X-SQL-Statements header (statements the request ran) to every response:
     # for development and the benchmark, off in production.
     SQL_COUNT_HEADER: bool = False
