@@ -150,7 +150,10 @@ class _QuietOutage(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
-        return exc is None or not is_unavailable(exc)
+        if exc is None:
+            return True
+        # the pool logs the driver's own error, unwrapped: wrap it as SQLAlchemy would
+        return not (is_unavailable(exc) or is_unavailable(sa_exc.DBAPIError(None, None, exc)))
 
 
 def _quiet_pool_outages(engine: AsyncEngine) -> None:
@@ -162,6 +165,8 @@ def _quiet_pool_outages(engine: AsyncEngine) -> None:
 def describe(exc: BaseException) -> str:
     """The cause of a database error in one line (the driver's message)."""
     err = exc.orig if isinstance(exc, sa_exc.DBAPIError) and exc.orig is not None else exc
+    if not str(err):  # a TimeoutError says nothing
+        return f"{type(err).__name__} (no answer in time)"
     return f"{type(err).__name__}: {err}".splitlines()[0]
 
 
@@ -195,7 +200,7 @@ class OutageLog:
     def succeeded(self) -> None:
         if self.down_since is None:
             return
-        log.info("the database at %s is back after %.1f s (%d requests answered 503)",
+        log.info("the database at %s is back after %.1f s (%d failures meanwhile)",
                  self.url, self.clock() - self.down_since, self.failures)
         self.down_since = None
         self.failures = 0
@@ -240,15 +245,24 @@ def create_engine(url: str | URL, *, pool_size: int = 20, max_overflow: int = 20
             pool_size=pool_size,
             max_overflow=max_overflow,
         )
+    # The server stops a statement after statement_timeout (503); the client gives up
+    # a little later, for a server that hangs instead of answering (asyncmy's
+    # read_timeout, asyncpg's command_timeout; aiomysql has no such setting).
+    client_timeout = statement_timeout + connect_timeout if statement_timeout else None
     if backend in ("mysql", "mariadb"):
         connect_args["connect_timeout"] = connect_timeout  # asyncmy, aiomysql
+        if url.get_driver_name() == "asyncmy" and client_timeout:
+            connect_args["read_timeout"] = client_timeout
     elif backend == "postgresql":
         connect_args["timeout"] = connect_timeout  # asyncpg
         if statement_timeout:
             connect_args["server_settings"] = {"statement_timeout": str(int(statement_timeout * 1000))}
+            connect_args["command_timeout"] = client_timeout
     kwargs["connect_args"] = connect_args
     engine = create_async_engine(url, **kwargs)
     _quiet_pool_outages(engine)
+    if backend != "sqlite" and connect_timeout:
+        _bound_connect(engine, connect_timeout)
     if backend == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
         event.listen(engine.sync_engine, "begin", _sqlite_on_begin)
@@ -267,6 +281,21 @@ def create_engine(url: str | URL, *, pool_size: int = 20, max_overflow: int = 20
 
         event.listen(engine.sync_engine, "connect", _mysql_statement_timeout)
     return engine
+
+
+def _bound_connect(engine: AsyncEngine, seconds: float) -> None:
+    """asyncmy's and aiomysql's ``connect_timeout`` covers opening the socket, not
+    the server's greeting and the log-in: a server that accepts connections and then
+    hangs (stopped, swapping) would hold the request for ever.  Bound the whole
+    connect; the TimeoutError is an outage (``is_unavailable``)."""
+    driver_connect = getattr(engine.dialect.loaded_dbapi, engine.dialect.driver).connect
+
+    def bounded(*args: Any, **kwargs: Any):
+        return asyncio.wait_for(driver_connect(*args, **kwargs), seconds)
+
+    @event.listens_for(engine.sync_engine, "do_connect")
+    def _use_bounded_connect(_dialect, _record, _cargs, cparams) -> None:
+        cparams.setdefault("async_creator_fn", bounded)
 
 
 def _sqlite_on_connect(dbapi_connection, _record) -> None:
