@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import pwd
 import re
 import shutil
 import signal
 import socket
 import sys
+import tempfile
 from pathlib import Path
 from typing import Sequence
 
@@ -59,10 +61,11 @@ class LoggedProcess:
         self._reader: asyncio.Task | None = None
         self._changed = asyncio.Condition()
 
-    async def start(self, argv: Sequence[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> None:
+    async def start(self, argv: Sequence[str], env: dict[str, str] | None = None, cwd: Path | None = None,
+                    user: str | None = None) -> None:
         self.process = await asyncio.create_subprocess_exec(
             *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT, env=env, cwd=cwd)
+            stderr=asyncio.subprocess.STDOUT, env=env, cwd=cwd, user=user)
         self._reader = asyncio.get_running_loop().create_task(self._read(self.process.stdout))
 
     async def _read(self, stream: asyncio.StreamReader) -> None:
@@ -167,6 +170,75 @@ class PrivateMariaDB:
                             "-e", f"CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4"])
         await client.wait()
         assert client.process.returncode == 0, client.tail()
+
+
+POSTGRES_BIN = Path(os.environ.get("QUARTBLOG_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+
+def require_postgres_programs(pytest) -> Path:
+    missing = [p for p in ("initdb", "postgres", "psql") if not (POSTGRES_BIN / p).exists()]
+    message = None
+    if missing:
+        message = f"{', '.join(missing)} not in {POSTGRES_BIN}: the outage test needs its own PostgreSQL server"
+    else:
+        try:
+            import asyncpg  # noqa: F401
+        except ImportError:
+            message = "asyncpg is not installed: no PostgreSQL outage test"
+    if message:  # the PostgreSQL variant is extra: skipped, even in CI, when it cannot run
+        pytest.skip(message)
+    return POSTGRES_BIN
+
+
+class PrivatePostgres:
+    """A PostgreSQL server of the test's own (initdb in a temporary directory, trust
+    authentication, a free port), run as the ``postgres`` user when started as root.
+    ``kill()`` is an immediate shutdown (SIGQUIT: no checkpoint, crash recovery at
+    the next start); ``start()`` again reuses the data directory and port."""
+
+    def __init__(self, bindir: Path) -> None:
+        self.bindir = bindir
+        # not under pytest's tmp_path: that is private to root, and the server runs as postgres
+        self.root = Path(tempfile.mkdtemp(prefix="quartblog-pg-"))
+        self.user = "postgres" if os.geteuid() == 0 else None
+        if self.user:
+            entry = pwd.getpwnam(self.user)
+            os.chown(self.root, entry.pw_uid, entry.pw_gid)
+        self.datadir = self.root / "data"
+        self.port = free_port()
+        self.process: LoggedProcess | None = None
+
+    def url(self, driver: str = "asyncpg", database: str = "quartblog") -> str:
+        return f"postgresql+{driver}://postgres@127.0.0.1:{self.port}/{database}"
+
+    async def _run(self, name: str, argv: list[str]) -> None:
+        process = LoggedProcess(name, self.root / f"{name}.log")
+        await process.start(argv, user=self.user, cwd=self.root)
+        await process.wait()
+        assert process.process.returncode == 0, process.tail()
+
+    async def install(self) -> None:
+        await self._run("initdb", [str(self.bindir / "initdb"), "-D", str(self.datadir), "-U", "postgres",
+                                   "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C"])
+
+    async def start(self) -> None:
+        self.process = LoggedProcess("postgres", self.root / "postgres.log")
+        await self.process.start(
+            [str(self.bindir / "postgres"), "-D", str(self.datadir), "-p", str(self.port), "-k", str(self.root),
+             "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "shared_buffers=16MB",
+             "-c", "max_connections=100"], user=self.user, cwd=self.root)
+        await self.process.wait_for(r"database system is ready to accept connections")
+
+    async def kill(self) -> None:
+        if self.process is not None:
+            await self.process.kill(signal.SIGQUIT)
+
+    async def create_database(self, name: str = "quartblog") -> None:
+        await self._run("psql", [str(self.bindir / "psql"), "-h", str(self.root), "-p", str(self.port),
+                                 "-U", "postgres", "-c", f"CREATE DATABASE {name}"])
+
+    def remove(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
 
 
 class Hypercorn:
