@@ -42,6 +42,10 @@ log = logging.getLogger(__name__)
 RETRY_AFTER_SECONDS = 5
 
 
+class SchemaNotReady(RuntimeError):
+    """The schema's check is running, or failed a moment ago: try again shortly."""
+
+
 class DatabaseUnavailable(RuntimeError):
     """The database refuses the app at start-up for a reason that waiting will not
     fix (wrong credentials, no such database ...)."""
@@ -346,6 +350,7 @@ class Database:
         # request that reached the database when it was down at start-up).
         self.schema_checked = False
         self.schema_problem: str | None = None
+        self._next_schema_check = 0.0
         self._schema_lock = asyncio.Lock()
 
     @property
@@ -383,21 +388,31 @@ class Database:
 
     async def check_schema(self) -> None:
         """Compare the database's revision with the code's (upgrading it with
-        AUTO_MIGRATE) until that succeeds once.  An outage error propagates; a schema
-        behind head raises ``SchemaOutOfDate``, logged once, and is checked again on
-        the next call (so that ``alembic upgrade head`` needs no restart)."""
+        AUTO_MIGRATE) until that succeeds once.  An outage error propagates.  Any
+        other failure (a schema behind head: ``SchemaOutOfDate``; a failed migration)
+        is logged once and raised; the check runs again at most every
+        RETRY_AFTER_SECONDS (``alembic upgrade head`` needs no restart), and in
+        between, or while another request runs it, ``SchemaNotReady`` is raised."""
         if self.schema_checked:
             return
+        if self._schema_lock.locked():
+            raise SchemaNotReady("the schema is being checked (or upgraded)")
+        if self.schema_problem is not None and time.monotonic() < self._next_schema_check:
+            raise SchemaNotReady(self.schema_problem)
         from .migrations import SchemaOutOfDate, ensure_schema_current
 
         async with self._schema_lock:
-            if self.schema_checked:
-                return
             try:
                 await ensure_schema_current(self.app, self)
-            except (SchemaOutOfDate, DatabaseUnavailable) as exc:
+            except Exception as exc:
+                if is_unavailable(exc):
+                    raise
+                self._next_schema_check = time.monotonic() + RETRY_AFTER_SECONDS
                 if str(exc) != self.schema_problem:
-                    log.error("%s", exc)
+                    if isinstance(exc, (SchemaOutOfDate, DatabaseUnavailable)):
+                        log.error("%s", exc)
+                    else:
+                        log.exception("the database schema check failed")
                 self.schema_problem = str(exc)
                 raise
             self.schema_checked = True
@@ -448,14 +463,14 @@ def init_app(app: Quart) -> Database:
     async def _check_schema_once_reachable():
         if db.schema_checked or (request.endpoint or "").endswith("static") or request.blueprint == "health":
             return None
-        from .migrations import SchemaOutOfDate
-
         try:
-            await db.check_schema()  # an outage error goes on to the error handler: 503
-        except (SchemaOutOfDate, DatabaseUnavailable):
+            await db.check_schema()
+        except Exception as exc:
+            if is_unavailable(exc) or is_busy(exc):
+                raise  # on to the error handler: 503, and the outage is noted
             from .errors import unavailable_response
 
-            return await unavailable_response()
+            return await unavailable_response()  # check_schema logged the problem
         return None
 
     @app.after_serving

@@ -12,13 +12,14 @@ import asyncio
 from quart import Blueprint
 from sqlalchemy import text
 
-from .db import RETRY_AFTER_SECONDS, DatabaseUnavailable, get_db, is_busy, is_unavailable
+from .db import RETRY_AFTER_SECONDS, SchemaNotReady, get_db
 from .errors import UNAVAILABLE_MESSAGE
 
 blueprint = Blueprint("health", __name__)
 
 READY_TIMEOUT_SECONDS = 2.0
-SCHEMA_BEHIND = "The database schema is not the one the code needs: run `alembic upgrade head`."
+SCHEMA_NOT_READY = ("The database is reachable but not ready (see the log): "
+                    "if its schema is behind the code, run `alembic upgrade head`.")
 
 
 @blueprint.get("/healthz")
@@ -33,21 +34,16 @@ def not_ready(message: str = UNAVAILABLE_MESSAGE):
 
 @blueprint.get("/readyz")
 async def readyz():
-    from .migrations import SchemaOutOfDate
-
     db = get_db()
     try:
         async with asyncio.timeout(READY_TIMEOUT_SECONDS):
             async with db.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
         await db.check_schema()  # once; with no time limit (AUTO_MIGRATE may be upgrading)
-    except SchemaOutOfDate:
-        return not_ready(SCHEMA_BEHIND)
-    except DatabaseUnavailable:
-        return not_ready()
     except Exception as exc:
-        if not (is_unavailable(exc) or is_busy(exc)):
-            raise
-        db.note_failure(exc)
-        return not_ready()
+        if db.note_failure(exc):  # unreachable, or too slow (a TimeoutError is an outage)
+            return not_ready()
+        if db.schema_problem is not None or isinstance(exc, SchemaNotReady):
+            return not_ready(SCHEMA_NOT_READY)
+        raise
     return {"status": "ready"}

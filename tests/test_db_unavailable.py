@@ -297,3 +297,44 @@ async def test_the_pool_does_not_log_tracebacks_of_connections_lost_in_an_outage
         await engine.dispose()
     logged = [r for r in caplog.records if r.getMessage() == "Exception during reset or similar"]
     assert [r.exc_info[1].args[0] for r in logged] == [1064]
+
+
+async def move_database(app, url: str):
+    """The app's database is now at ``url`` (as if it had come back there)."""
+    db = get_db(app)
+    old = db.engine
+    db._engine = create_engine(url)
+    db.sessionmaker.configure(bind=db._engine)
+    await old.dispose()
+    return db
+
+
+@pytest.mark.parametrize("auto_migrate", [True, False], ids=["auto-migrate", "behind"])
+async def test_the_schema_is_checked_when_a_database_missed_at_start_up_comes_back(
+        tmp_path, caplog, auto_migrate):
+    from quartblog.migrations import upgrade
+
+    caplog.set_level(logging.INFO)
+    app = create_app(make_config(CLOSED_PORT_URL, DB_CONNECT_TIMEOUT=2, AUTO_MIGRATE=auto_migrate))
+    async with app.test_app():
+        client = app.test_client()
+        assert (await client.get("/api/articles")).status_code == 503
+        db = await move_database(app, f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}")  # back, and empty
+        try:
+            if auto_migrate:
+                assert (await client.get("/api/articles")).status_code == 200
+                assert (await client.get("/readyz")).status_code == 200
+                return
+            # behind: refused (503, not 500) until upgraded, and said once in the log
+            for path in ("/api/articles", "/", "/api/tags", "/readyz"):
+                response = await client.get(path)
+                assert response.status_code == 503 and response.headers["Retry-After"], path
+            assert "alembic upgrade head" in (await response.get_json())["errors"]["body"][0]
+            errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+            assert len(errors) == 1 and "run `alembic upgrade head`" in errors[0].getMessage()
+            await upgrade(db.engine)
+            db._next_schema_check = 0  # instead of waiting RETRY_AFTER_SECONDS for the next check
+            assert (await client.get("/api/articles")).status_code == 200
+            assert (await client.get("/readyz")).status_code == 200
+        finally:
+            await db.dispose()
