@@ -83,6 +83,10 @@ PG_STATEMENT_TIMEOUT = "57014"  # query_canceled (statement_timeout)
 SQLITE_UNAVAILABLE = frozenset({10, 14})  # SQLITE_IOERR, SQLITE_CANTOPEN
 
 
+# refused, reset, aborted, broken pipe; a connect that timed out; a name that does not resolve
+_NETWORK_ERRORS = (ConnectionError, TimeoutError, socket.gaierror)
+
+
 def _causes(exc: BaseException) -> list[BaseException]:
     """``exc``, the driver error SQLAlchemy wrapped (``.orig``) and their causes."""
     seen: list[BaseException] = []
@@ -120,11 +124,14 @@ def is_unavailable(exc: BaseException) -> bool:
     waits are not outages."""
     if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
         return True
-    for err in _causes(exc):
-        # refused, reset, aborted, broken pipe; a connect that timed out; DNS
-        if isinstance(err, (ConnectionError, TimeoutError, socket.gaierror)):
-            return True
+    # Network errors: raised as they are (asyncpg's connect, a bounded connect that
+    # timed out) or inside a driver error.  Not looked for in the causes of other
+    # errors: a Redis client's connection error is no database outage.
+    if isinstance(exc, _NETWORK_ERRORS):
+        return True
     for err in _driver_errors(exc):
+        if isinstance(err, _NETWORK_ERRORS):
+            return True
         mysql, sqlstate, sqlite = _codes(err)
         if mysql in MYSQL_UNAVAILABLE:
             return True
@@ -292,7 +299,9 @@ def _bound_connect(engine: AsyncEngine, seconds: float) -> None:
     the server's greeting and the log-in: a server that accepts connections and then
     hangs (stopped, swapping) would hold the request for ever.  Bound the whole
     connect; the TimeoutError is an outage (``is_unavailable``)."""
-    driver_connect = getattr(engine.dialect.loaded_dbapi, engine.dialect.driver).connect
+    driver_connect = getattr(getattr(engine.dialect.loaded_dbapi, engine.dialect.driver, None), "connect", None)
+    if driver_connect is None:  # another adapter: its own timeout only
+        return
 
     def bounded(*args: Any, **kwargs: Any):
         return asyncio.wait_for(driver_connect(*args, **kwargs), seconds)

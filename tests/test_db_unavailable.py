@@ -57,6 +57,15 @@ def test_outage_errors_are_recognised(error):
     assert not is_busy(error)
 
 
+def redis_connection_error() -> Exception:
+    import redis  # a test dependency (the Redis cache is tested)
+
+    try:
+        raise redis.exceptions.ConnectionError("Error 111 connecting to 127.0.0.1:6380") from ConnectionRefusedError(111, "")
+    except Exception as error:
+        return error
+
+
 @pytest.mark.parametrize("error", [
     wrapped(asyncmy_errors.OperationalError(1213, "Deadlock found")),  # retried elsewhere
     wrapped(asyncmy_errors.OperationalError(1205, "Lock wait timeout exceeded")),
@@ -65,6 +74,7 @@ def test_outage_errors_are_recognised(error):
     wrapped(sqlite3.OperationalError("no such table: posts")),
     FileNotFoundError(2, "No such file"),
     ValueError("2003"),
+    redis_connection_error(),  # the cache's server, not the database
 ], ids=lambda e: f"{type(e).__name__}:{getattr(getattr(e, 'orig', e), 'args', ())[:1]}")
 def test_other_errors_are_not_outages(error):
     assert not is_unavailable(error)
