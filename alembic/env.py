@@ -88,7 +88,7 @@ def do_run_migrations(connection: Connection) -> None:
 
 
 async def run_async_migrations() -> None:
-    engine = create_engine(database_url())
+    engine = create_engine(database_url(), statement_timeout=0)  # DDL may take long
     try:
         async with engine.connect() as connection:
             await connection.run_sync(do_run_migrations)

@@ -48,7 +48,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Quart:
     if app.config["GC_TUNING"]:
         app.before_serving(_tune_garbage_collector)
 
-    logging.getLogger("quartblog").setLevel(logging.INFO)
+    # The "quartblog" logger (app.logger: Quart gives it a stderr handler unless logging
+    # is configured), at INFO: the outage and migration lines must reach the log.
+    app.logger.setLevel(logging.INFO)
     return app
 
 

@@ -57,6 +57,11 @@ class Settings:
     # timeout, serialization failure, SQLite busy, a unique race) runs again as a
     # whole in a new transaction, up to this many times in all (quartblog/unit_of_work.py).
     DB_RETRY_ATTEMPTS: int = 5
+    # A database that hangs instead of refusing: give up connecting after this many
+    # seconds, and stop a statement after this many (0: no limit; MariaDB
+    # max_statement_time, PostgreSQL statement_timeout). Both are answered 503.
+    DB_CONNECT_TIMEOUT: float = 5.0
+    DB_STATEMENT_TIMEOUT: float = 30.0
     # Add an X-SQL-Statements header (statements the request ran) to every response:
     # for development and the benchmark, off in production.
     SQL_COUNT_HEADER: bool = False

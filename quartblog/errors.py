@@ -13,6 +13,7 @@ from quart import Quart, abort, render_template, request
 from quart_rate_limiter import RateLimitExceeded
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from .db import RETRY_AFTER_SECONDS, get_db
 from .services.errors import NotFound, PermissionDenied, ValidationFailed
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,15 @@ async def error_response(code: int, message: str, errors: dict[str, list[str]] |
         return {"errors": errors or {"body": [message]}}, code
     html = await render_template("errors/error.html", code=code, message=message)
     return html, code
+
+
+UNAVAILABLE_MESSAGE = "The database is unavailable at the moment: please try again shortly."
+
+
+async def unavailable_response(message: str = UNAVAILABLE_MESSAGE):
+    """503 with Retry-After: the database is down, or too slow, for now."""
+    body, status = await error_response(503, message)
+    return body, status, {"Retry-After": str(RETRY_AFTER_SECONDS)}
 
 
 def init_app(app: Quart) -> None:
@@ -70,5 +80,7 @@ def init_app(app: Quart) -> None:
 
     @app.errorhandler(Exception)
     async def _unexpected(exc: Exception):
+        if get_db().note_failure(exc):  # an outage (logged once) or a statement out of time
+            return await unavailable_response()
         log.exception("unhandled error on %s %s", request.method, request.path)
         return await error_response(500, InternalServerError.description)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import functools
 import logging
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -23,7 +24,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from .db import DatabaseUnavailable, masked
+from .db import DatabaseUnavailable, create_engine, is_unavailable, masked
 
 if TYPE_CHECKING:
     from quart import Quart
@@ -61,8 +62,14 @@ def alembic_config(url: str | None = None) -> Config:
     return cfg
 
 
+@functools.cache
+def _heads() -> frozenset[str]:
+    return frozenset(ScriptDirectory.from_config(alembic_config()).get_heads())
+
+
 def head_revisions() -> set[str]:
-    return set(ScriptDirectory.from_config(alembic_config()).get_heads())
+    """The code's newest revisions (read once: the scripts do not change while running)."""
+    return set(_heads())
 
 
 def _current_revisions(connection: Connection) -> set[str]:
@@ -127,12 +134,16 @@ def _acquire_file_lock(path: Path) -> IO[str]:
 
 
 async def ensure_schema_current(app: "Quart", db: "Database") -> None:
-    """At start-up: reach the database, then compare its revision with head."""
+    """Reach the database, then compare its revision with head.  An outage error
+    (``db.is_unavailable``) propagates as is; any other failure to connect is a
+    ``DatabaseUnavailable`` that waiting will not fix."""
     engine = db.engine
     try:
         async with engine.connect() as conn:
             current = await current_revisions(conn)
     except Exception as exc:  # the driver's own error types differ
+        if is_unavailable(exc):
+            raise
         raise DatabaseUnavailable(
             f"cannot connect to the database at {masked(engine.url)}: {exc}"
         ) from exc
@@ -141,7 +152,16 @@ async def ensure_schema_current(app: "Quart", db: "Database") -> None:
         return
     if app.config.get("AUTO_MIGRATE"):
         log.info("upgrading the database at %s to %s", masked(engine.url), ", ".join(sorted(heads)))
-        await upgrade(engine)
+        if engine.url.get_backend_name() == "sqlite":
+            await upgrade(engine)
+            return
+        # Its own engine, with no statement time limit: DDL on big tables, the lock wait.
+        migrator = create_engine(engine.url, pool_size=1, max_overflow=0,
+                                 connect_timeout=app.config["DB_CONNECT_TIMEOUT"], statement_timeout=0)
+        try:
+            await upgrade(migrator)
+        finally:
+            await migrator.dispose()
         return
     raise SchemaOutOfDate(
         f"the database at {masked(engine.url)} is at revision "

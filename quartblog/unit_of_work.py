@@ -85,12 +85,16 @@ class UnitOfWorkMixin:
         db.set_write_intent(context.request.method not in db.READ_METHODS)
         for attempt in range(1, attempts + 1):
             try:
-                response = await super().full_dispatch_request(request_context)
+                response = await super().full_dispatch_request(request_context)  # type: ignore[misc]
                 await db.finish_request(response)
                 return response
             except Exception as exc:
                 if not is_retryable(exc):
-                    raise
+                    # The commit failed for another reason (an outage: 503): the error
+                    # handlers answer, as for an error in the view.
+                    await db.discard_request_session()
+                    result = await self.handle_user_exception(exc)
+                    return await self.finalize_request(result, request_context, from_error_handler=True)
                 failure = exc
             await db.discard_request_session()
             log.info("retrying %s %s (attempt %d of %d): %s", context.request.method,

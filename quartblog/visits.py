@@ -52,8 +52,9 @@ class VisitCounter:
         try:
             async with get_db(self.app).session() as session, session.begin():
                 await session.execute(_ADD_VISITS, rows, execution_options={"synchronize_session": False})
-        except Exception:
-            log.exception("could not write %d post visits; keeping them for the next try", len(rows))
+        except Exception as exc:
+            if not get_db(self.app).note_failure(exc):  # an outage is logged once, not every flush
+                log.exception("could not write %d post visits; keeping them for the next try", len(rows))
             self.pending.update(batch)
             return 0
         return sum(batch.values())
