@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..models import Tag, post_tags
-from .errors import Errors
+from .errors import Errors, Message, N_
 
 TAG_MAX = 64
 TAGS_PER_POST_MAX = 20
@@ -24,22 +24,22 @@ def normalize_tags(raw: str | list[str] | None, errors: Errors | None = None) ->
     for item in items:
         if not isinstance(item, str):
             if errors:
-                errors.add("tagList", "must be a list of strings")
+                errors.add("tagList", N_("must be a list of strings"))
             continue
         name = re.sub(r"\s+", " ", item.replace(",", " ")).strip().lower()
         if not name:
             continue
         if len(name) > TAG_MAX:
             if errors:
-                errors.add("tagList", f"a tag is too long (maximum is {TAG_MAX} characters)")
+                errors.add("tagList", Message("a tag is too long (maximum is %(maximum)d characters)", maximum=TAG_MAX))
             continue
         if "/" in name:  # a tag is a path segment: /tags/<name>
             if errors:
-                errors.add("tagList", "a tag cannot contain '/'")
+                errors.add("tagList", N_("a tag cannot contain '/'"))
             continue
         names.add(name)
     if len(names) > TAGS_PER_POST_MAX and errors:
-        errors.add("tagList", f"too many tags (maximum is {TAGS_PER_POST_MAX})")
+        errors.add("tagList", Message("too many tags (maximum is %(maximum)d)", maximum=TAGS_PER_POST_MAX))
     return sorted(names)
 
 

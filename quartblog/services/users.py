@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..models import Role, User, follows
-from .errors import Errors, NotFound, PermissionDenied, ValidationFailed
+from .errors import Errors, Message, N_, NotFound, PermissionDenied, ValidationFailed
 
 USERNAME_RE = re.compile(r"^[\w.-]+$")  # \w is Unicode: letters and digits of any script
 USERNAME_MAX = 64
@@ -51,40 +51,40 @@ async def verify_password(password_hash: str, password: str) -> bool:
 
 def _check_username(errors: Errors, username: str | None) -> str | None:
     if username is None or not username.strip():
-        errors.add("username", "can't be blank")
+        errors.add("username", N_("can't be blank"))
         return None
     username = username.strip()
     if len(username) > USERNAME_MAX:
-        errors.add("username", f"is too long (maximum is {USERNAME_MAX} characters)")
+        errors.add("username", Message("is too long (maximum is %(maximum)d characters)", maximum=USERNAME_MAX))
     elif not USERNAME_RE.match(username):
-        errors.add("username", "may contain only letters, digits, '.', '-' and '_'")
+        errors.add("username", N_("may contain only letters, digits, '.', '-' and '_'"))
     return username
 
 
 def _check_email(errors: Errors, email: str | None) -> str | None:
     if email is None or not email.strip():
-        errors.add("email", "can't be blank")
+        errors.add("email", N_("can't be blank"))
         return None
     email = email.strip()
     if len(email) > EMAIL_MAX:
-        errors.add("email", f"is too long (maximum is {EMAIL_MAX} characters)")
+        errors.add("email", Message("is too long (maximum is %(maximum)d characters)", maximum=EMAIL_MAX))
         return email
     try:
         valid = validate_email(email, check_deliverability=False)
     except EmailNotValidError:
-        errors.add("email", "is invalid")
+        errors.add("email", N_("is invalid"))
         return email
     return valid.normalized.lower()
 
 
 def _check_password(errors: Errors, password: str | None) -> str | None:
     if password is None or password == "":
-        errors.add("password", "can't be blank")
+        errors.add("password", N_("can't be blank"))
         return None
     if len(password) < PASSWORD_MIN:
-        errors.add("password", f"is too short (minimum is {PASSWORD_MIN} characters)")
+        errors.add("password", Message("is too short (minimum is %(minimum)d characters)", minimum=PASSWORD_MIN))
     elif len(password) > PASSWORD_MAX:
-        errors.add("password", f"is too long (maximum is {PASSWORD_MAX} characters)")
+        errors.add("password", Message("is too long (maximum is %(maximum)d characters)", maximum=PASSWORD_MAX))
     return password
 
 
@@ -93,7 +93,7 @@ def _check_optional(errors: Errors, field: str, value: str | None, maximum: int)
         return None
     value = value.strip()
     if len(value) > maximum:
-        errors.add(field, f"is too long (maximum is {maximum} characters)")
+        errors.add(field, Message("is too long (maximum is %(maximum)d characters)", maximum=maximum))
     return value or None
 
 
@@ -108,7 +108,7 @@ async def _check_taken(session: AsyncSession, errors: Errors, *, username: str |
     for field, condition in checks:
         query = select(exists().where(condition, *([User.id != exclude_id] if exclude_id else [])))
         if await session.scalar(query):
-            errors.add(field, "has already been taken")
+            errors.add(field, N_("has already been taken"))
 
 
 # --- accounts ----------------------------------------------------------------------
@@ -141,7 +141,7 @@ async def _flush_unique(session: AsyncSession, user: User) -> None:
     except IntegrityError as exc:
         message = str(exc.orig).lower()
         field = "email" if "email" in message else "username"
-        raise ValidationFailed.one(field, "has already been taken") from exc
+        raise ValidationFailed.one(field, N_("has already been taken")) from exc
 
 
 async def authenticate(session: AsyncSession, email: str | None, password: str | None) -> User | None:
@@ -181,7 +181,7 @@ async def update_user(session: AsyncSession, user: User, *, username: str | None
     new_bio = _check_optional(errors, "bio", bio, BIO_MAX)
     new_image = _check_optional(errors, "image", image, IMAGE_MAX)
     if new_image and not re.match(r"^https?://", new_image, re.I):
-        errors.add("image", "must be an http(s) URL")
+        errors.add("image", N_("must be an http(s) URL"))
     await _check_taken(
         session, errors,
         username=new_username if new_username != user.username else None,
@@ -218,16 +218,16 @@ async def list_users(session: AsyncSession) -> list[User]:
 
 async def set_role(session: AsyncSession, actor: User, username: str, role: Role | str) -> User:
     if not actor.is_admin:
-        raise PermissionDenied("only an admin can change roles")
+        raise PermissionDenied(N_("only an admin can change roles"))
     try:
         role = Role(role)
     except ValueError:
-        raise ValidationFailed.one("role", "is not a known role") from None
+        raise ValidationFailed.one("role", N_("is not a known role")) from None
     user = await get_user_by_username(session, username)
     if user.id == actor.id and role != Role.ADMIN:
         admins = await session.scalar(select(func.count()).select_from(User).where(User.role == Role.ADMIN))
         if (admins or 0) <= 1:
-            raise ValidationFailed.one("role", "the last admin cannot step down")
+            raise ValidationFailed.one("role", N_("the last admin cannot step down"))
     user.role = role
     return user
 
@@ -261,7 +261,7 @@ async def get_profile(session: AsyncSession, username: str, viewer: User | None)
 async def follow(session: AsyncSession, follower: User, username: str) -> Profile:
     user = await get_user_by_username(session, username)
     if user.id == follower.id:
-        raise ValidationFailed.one("profile", "you cannot follow yourself")
+        raise ValidationFailed.one("profile", N_("you cannot follow yourself"))
     already = await session.scalar(select(exists().where(
         follows.c.follower_id == follower.id, follows.c.followed_id == user.id)))
     if not already:
