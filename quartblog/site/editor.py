@@ -25,6 +25,12 @@ async def _submitted() -> dict[str, str]:
     return {name: form.get(name, "") for name in FIELDS}
 
 
+def _at_form_fields(exc: ValidationFailed) -> ValidationFailed:
+    """The services call the tags field ``tagList`` (the API's name); the form calls it ``tags``."""
+    exc.errors = {("tags" if name == "tagList" else name): messages for name, messages in exc.errors.items()}
+    return exc
+
+
 async def _preview(form: dict[str, str], **context):
     return await render_template(TEMPLATE, form=form, preview=True, errors={}, **context)
 
@@ -44,7 +50,7 @@ async def new_post():
                                        description=form["description"], body=form["body"],
                                        tags=form["tags"])
     except ValidationFailed as exc:
-        return await render_invalid(TEMPLATE, exc, form=form)
+        return await render_invalid(TEMPLATE, _at_form_fields(exc), form=form)
     await flash(_("Your post is published."), "success")
     return redirect(url_for("site.post", slug=view.post.slug), 303)
 
@@ -68,7 +74,7 @@ async def edit_post(slug: str):
                                 description=form["description"], body=form["body"],
                                 tags=form["tags"])
     except ValidationFailed as exc:
-        return await render_invalid(TEMPLATE, exc, form=form, slug=slug)
+        return await render_invalid(TEMPLATE, _at_form_fields(exc), form=form, slug=slug)
     await flash(_("Your changes are saved."), "success")
     return redirect(url_for("site.post", slug=slug), 303)
 

@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from babel import Locale
+from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_time, get_datetime_format
 from babel.numbers import format_decimal
 from babel.support import NullTranslations, Translations
@@ -59,7 +59,7 @@ def match_locale(tag: str | None) -> str | None:
         return None
     try:
         locale = Locale.parse(tag.strip().replace("-", "_"))
-    except (ValueError, TypeError, LookupError):
+    except (ValueError, TypeError, UnknownLocaleError):
         return None
     if locale.language == "en":
         return "en"

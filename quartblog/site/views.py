@@ -114,4 +114,4 @@ async def search():
 async def favicon():
     """Browsers ask for /favicon.ico whatever the page says: the site's icon, not a 404."""
     return await send_from_directory(current_app.static_folder, "favicon.ico",
-                                     mimetype="image/vnd.microsoft.icon", max_age=7 * 24 * 3600)
+                                     mimetype="image/vnd.microsoft.icon", cache_timeout=7 * 24 * 3600)
