@@ -202,6 +202,22 @@ async def test_the_favorite_button_has_a_name_in_each_language(browser, db_sessi
     assert 'aria-label="取消收藏（已有 1 次收藏）">♥ 1</button>' in page.text
 
 
+async def test_admin_pages_and_refusals_are_translated(as_user, people):
+    admin = await as_user("admin")
+    await admin.get("/language/zh-Hans")
+    users = await admin.get("/admin/users")
+    assert '<option value="author" selected>作者</option>' in users.text and "root 的角色" in users.text
+    changed = await admin.post("/admin/users/rita/role", {"role": "author"}, follow=True)
+    assert "rita 现在是作者。" in changed.text
+    refused = await admin.post("/admin/users/root/role", {"role": "reader"}, follow=True)
+    assert "root 的角色没有修改：最后一位管理员不能取消自己的管理员身份。" in refused.text
+    author = await as_user("author")
+    await author.get("/language/zh-Hans")
+    forbidden = await author.get("/admin/users")
+    assert forbidden.status == 403 and "<h1>无权访问</h1>" in forbidden.text
+    assert "只有管理员可以查看此页面" in forbidden.text
+
+
 async def test_the_favicon_is_served(client):
     response = await client.get("/favicon.ico")
     assert response.status_code == 200
