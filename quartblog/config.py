@@ -77,6 +77,9 @@ class Settings:
     SITE_NAME: str = "quartblog"
     # Role given to people who register: author (may write posts) or reader.
     DEFAULT_ROLE: str = "author"
+    # Language of the site's pages when the visitor chose none and their browser's
+    # Accept-Language names none the site has: en or zh_Hans (also zh-Hans, zh-CN).
+    DEFAULT_LOCALE: str = "en"
     # API tokens
     JWT_EXPIRES_SECONDS: int = 60 * 60 * 24 * 14
     # Browser front ends allowed to call /api (CORS); "*" allows any.

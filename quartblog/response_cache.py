@@ -7,8 +7,9 @@ namespace of the app's cache (``quartblog.cache``).  The rules:
   or session cookie (flash messages live in the session).  Signed-in visitors and
   API clients with a token are always answered afresh, so nobody ever sees a copy
   from before their own write, whichever worker serves them.
-* The key is everything such a response depends on: the host the request was sent
-  to (absolute links) and the path with its query.
+* The key is everything such a response depends on: the visitor's language (one
+  of the site's catalogs), the scheme and host the request was sent to (absolute
+  links, when ``SITE_URL`` is unset) and the path with its query.
 * Responses that set a cookie are never stored.
 * The services' writes invalidate, not the HTTP method: once a request's session
   commits a change to anything pages show (``db.changed_content``), the unit of
@@ -40,7 +41,9 @@ def is_anonymous() -> bool:
 
 
 def cache_key() -> str:
-    return f"{request.scheme}://{request.host}{request.full_path}"
+    from .site.i18n import get_locale  # pages are rendered in the visitor's language
+
+    return f"{get_locale()}:{request.scheme}://{request.host}{request.full_path}"
 
 
 def cache_response(view: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import contains_eager
 from ..models import Comment, Post, User
 from ..types import utcnow
 from .text import check_text
-from .errors import Errors, NotFound, PermissionDenied
+from .errors import Errors, Message, N_, NotFound, PermissionDenied
 from .users import following_expr
 
 COMMENT_MAX = 10_000
@@ -60,9 +60,9 @@ async def list_comments_for_slug(session: AsyncSession, slug: str, *,
 async def add_comment(session: AsyncSession, author: User, slug: str, body: str | None) -> CommentView:
     errors = Errors()
     if body is None or not body.strip():
-        errors.add("body", "can't be blank")
+        errors.add("body", N_("can't be blank"))
     elif len(body) > COMMENT_MAX:
-        errors.add("body", f"is too long (maximum is {COMMENT_MAX} characters)")
+        errors.add("body", Message("is too long (maximum is %(maximum)d characters)", maximum=COMMENT_MAX))
     else:
         check_text(errors, "body", body, multiline=True)
     post_id = await session.scalar(select(Post.id).where(Post.slug == slug))
@@ -86,6 +86,6 @@ async def delete_comment(session: AsyncSession, actor: User, slug: str, comment_
     if row is None:
         raise NotFound("comment")
     if not can_delete(actor, row):
-        raise PermissionDenied("only the comment's author or an admin can delete it")
+        raise PermissionDenied(N_("only the comment's author or an admin can delete it"))
     await session.execute(delete(Comment).where(Comment.id == row.id).execution_options(synchronize_session=False))
     session.expunge(row)

@@ -6,6 +6,30 @@ blueprint into 404/403 or 422 ``{"errors": {field: [message]}}``.
 
 from __future__ import annotations
 
+from typing import Any
+
+
+def N_(message: str) -> str:
+    """Marks an English message for the site's catalog (``pybabel extract``); returns it
+    unchanged: the API sends it as it is, the site translates it when it renders it."""
+    return message
+
+
+class Message(str):
+    """An English message with parameters, e.g. ``Message("is too long (maximum is
+    %(maximum)d characters)", maximum=40)``.  It *is* the formatted English text (what
+    the API sends); ``msgid`` and ``params`` let the site translate it (``pybabel
+    extract -k Message``)."""
+
+    msgid: str
+    params: dict[str, Any]
+
+    def __new__(cls, msgid: str, **params: Any) -> "Message":
+        self = super().__new__(cls, msgid % params if params else msgid)
+        self.msgid = msgid
+        self.params = params
+        return self
+
 
 class ServiceError(Exception):
     """Base class: something the client asked for cannot be done."""

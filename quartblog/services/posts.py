@@ -30,7 +30,7 @@ from ..markdown import plain_summary
 from ..models import Comment, Post, Tag, User, favorites, follows, post_tags
 from ..types import utcnow
 from .text import check_text
-from .errors import Errors, NotFound, PermissionDenied, ValidationFailed
+from .errors import Errors, Message, N_, NotFound, PermissionDenied, ValidationFailed
 from .upsert import insert_missing
 from .tags import get_or_create_tags, normalize_tag, normalize_tags
 from .users import following_expr
@@ -300,21 +300,21 @@ def _check_fields(errors: Errors, *, title: str | None, description: str | None,
                   body: str | None, creating: bool) -> None:
     if title is not None or creating:
         if not title or not title.strip():
-            errors.add("title", "can't be blank")
+            errors.add("title", N_("can't be blank"))
         elif len(title.strip()) > TITLE_MAX:
-            errors.add("title", f"is too long (maximum is {TITLE_MAX} characters)")
+            errors.add("title", Message("is too long (maximum is %(maximum)d characters)", maximum=TITLE_MAX))
         else:
             check_text(errors, "title", title.strip())
     if description is not None:
         if len(description.strip()) > DESCRIPTION_MAX:
-            errors.add("description", f"is too long (maximum is {DESCRIPTION_MAX} characters)")
+            errors.add("description", Message("is too long (maximum is %(maximum)d characters)", maximum=DESCRIPTION_MAX))
         else:
             check_text(errors, "description", description.strip())
     if body is not None or creating:
         if not body or not body.strip():
-            errors.add("body", "can't be blank")
+            errors.add("body", N_("can't be blank"))
         elif len(body) > BODY_MAX:
-            errors.add("body", f"is too long (maximum is {BODY_MAX} characters)")
+            errors.add("body", Message("is too long (maximum is %(maximum)d characters)", maximum=BODY_MAX))
         else:
             check_text(errors, "body", body, multiline=True)
 
@@ -364,7 +364,7 @@ async def create_post(session: AsyncSession, author: User, *, title: str | None,
                       description: str | None, body: str | None,
                       tags: str | list[str] | None = None) -> PostView:
     if not author.can_write:
-        raise PermissionDenied("readers cannot write posts")
+        raise PermissionDenied(N_("readers cannot write posts"))
     errors = Errors()
     _check_fields(errors, title=title, description=description, body=body, creating=True)
     names = normalize_tags(tags, errors)
@@ -398,7 +398,7 @@ async def get_post_for_edit(session: AsyncSession, actor: User, slug: str) -> Po
     if post is None:
         raise NotFound("article")
     if not can_edit(actor, post):
-        raise PermissionDenied("only the author or an admin can change this post")
+        raise PermissionDenied(N_("only the author or an admin can change this post"))
     return post
 
 

@@ -9,14 +9,13 @@ from sqlalchemy import literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..models import Tag, post_tags
-from .errors import Errors
+from .errors import Errors, Message, N_
+from .text import has_control_characters
 from .upsert import insert_missing
 
 TAG_MAX = 64
 TAGS_PER_POST_MAX = 20
 _SPACES = re.compile(r"\s+")
-# C0 and C1 control characters (white space is folded into one space before this check).
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def normalize_tag(text: str) -> str:
@@ -39,26 +38,26 @@ def normalize_tags(raw: str | list[str] | None, errors: Errors | None = None) ->
     for item in items:
         if not isinstance(item, str):
             if errors:
-                errors.add("tagList", "must be a list of strings")
+                errors.add("tagList", N_("must be a list of strings"))
             continue
         name = normalize_tag(item)
         if not name:
             continue
         if len(name) > TAG_MAX:
             if errors:
-                errors.add("tagList", f"a tag is too long (maximum is {TAG_MAX} characters)")
+                errors.add("tagList", Message("a tag is too long (maximum is %(maximum)d characters)", maximum=TAG_MAX))
             continue
         if "/" in name:  # a tag is a path segment: /tags/<name>
             if errors:
-                errors.add("tagList", "a tag cannot contain '/'")
+                errors.add("tagList", N_("a tag cannot contain '/'"))
             continue
-        if _CONTROL.search(name):
+        if has_control_characters(name):
             if errors:
-                errors.add("tagList", "a tag cannot contain control characters")
+                errors.add("tagList", N_("a tag cannot contain control characters"))
             continue
         names.add(name)
     if len(names) > TAGS_PER_POST_MAX and errors:
-        errors.add("tagList", f"too many tags (maximum is {TAGS_PER_POST_MAX})")
+        errors.add("tagList", Message("too many tags (maximum is %(maximum)d)", maximum=TAGS_PER_POST_MAX))
     return sorted(names)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from .errors import Errors
+from .errors import N_, Errors
 
 _ONE_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _MULTI_LINE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
@@ -26,7 +26,7 @@ def check_text(errors: Errors, field: str, value: str | None, *, multiline: bool
     if value is None or not has_control_characters(value, multiline=multiline):
         return True
     if multiline:
-        errors.add(field, "must not contain control characters")
+        errors.add(field, N_("must not contain control characters"))
     else:
-        errors.add(field, "must not contain control characters or line breaks")
+        errors.add(field, N_("must not contain control characters or line breaks"))
     return False

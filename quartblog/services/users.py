@@ -19,7 +19,7 @@ from ..models import Role, User, follows
 from ..types import utcnow
 from . import sign_ins
 from .text import check_text
-from .errors import Errors, NotFound, PermissionDenied, ValidationFailed
+from .errors import Errors, Message, N_, NotFound, PermissionDenied, ValidationFailed
 from .upsert import insert_missing
 
 USERNAME_RE = re.compile(r"^[\w.-]+$")  # \w is Unicode: letters and digits of any script
@@ -62,42 +62,42 @@ def credentials_fingerprint(user: User) -> str:
 
 def _check_username(errors: Errors, username: str | None) -> str | None:
     if username is None or not username.strip():
-        errors.add("username", "can't be blank")
+        errors.add("username", N_("can't be blank"))
         return None
     username = username.strip()
     if len(username) > USERNAME_MAX:
-        errors.add("username", f"is too long (maximum is {USERNAME_MAX} characters)")
+        errors.add("username", Message("is too long (maximum is %(maximum)d characters)", maximum=USERNAME_MAX))
     elif not check_text(errors, "username", username):
         pass
     elif not USERNAME_RE.fullmatch(username):
-        errors.add("username", "may contain only letters, digits, '.', '-' and '_'")
+        errors.add("username", N_("may contain only letters, digits, '.', '-' and '_'"))
     return username
 
 
 def _check_email(errors: Errors, email: str | None) -> str | None:
     if email is None or not email.strip():
-        errors.add("email", "can't be blank")
+        errors.add("email", N_("can't be blank"))
         return None
     email = email.strip()
     if len(email) > EMAIL_MAX:
-        errors.add("email", f"is too long (maximum is {EMAIL_MAX} characters)")
+        errors.add("email", Message("is too long (maximum is %(maximum)d characters)", maximum=EMAIL_MAX))
         return email
     try:
         valid = validate_email(email, check_deliverability=False)
     except EmailNotValidError:
-        errors.add("email", "is invalid")
+        errors.add("email", N_("is invalid"))
         return email
     return valid.normalized.lower()
 
 
 def _check_password(errors: Errors, password: str | None) -> str | None:
     if password is None or password == "":
-        errors.add("password", "can't be blank")
+        errors.add("password", N_("can't be blank"))
         return None
     if len(password) < PASSWORD_MIN:
-        errors.add("password", f"is too short (minimum is {PASSWORD_MIN} characters)")
+        errors.add("password", Message("is too short (minimum is %(minimum)d characters)", minimum=PASSWORD_MIN))
     elif len(password) > PASSWORD_MAX:
-        errors.add("password", f"is too long (maximum is {PASSWORD_MAX} characters)")
+        errors.add("password", Message("is too long (maximum is %(maximum)d characters)", maximum=PASSWORD_MAX))
     return password
 
 
@@ -107,7 +107,7 @@ def _check_optional(errors: Errors, field: str, value: str | None, maximum: int,
         return None
     value = value.strip()
     if len(value) > maximum:
-        errors.add(field, f"is too long (maximum is {maximum} characters)")
+        errors.add(field, Message("is too long (maximum is %(maximum)d characters)", maximum=maximum))
     else:
         check_text(errors, field, value, multiline=multiline)
     return value or None
@@ -124,7 +124,7 @@ async def _check_taken(session: AsyncSession, errors: Errors, *, username: str |
     for field, condition in checks:
         query = select(exists().where(condition, *([User.id != exclude_id] if exclude_id else [])))
         if await session.scalar(query):
-            errors.add(field, "has already been taken")
+            errors.add(field, N_("has already been taken"))
 
 
 # --- accounts ----------------------------------------------------------------------
@@ -157,7 +157,7 @@ async def _flush_unique(session: AsyncSession, user: User) -> None:
     except IntegrityError as exc:
         message = str(exc.orig).lower()
         field = "email" if "email" in message else "username"
-        raise ValidationFailed.one(field, "has already been taken") from exc
+        raise ValidationFailed.one(field, N_("has already been taken")) from exc
 
 
 async def authenticate(session: AsyncSession, email: str | None, password: str | None) -> User | None:
@@ -197,7 +197,7 @@ async def update_user(session: AsyncSession, user: User, *, username: str | None
     new_bio = _check_optional(errors, "bio", bio, BIO_MAX, multiline=True)
     new_image = _check_optional(errors, "image", image, IMAGE_MAX)
     if new_image and not re.match(r"^https?://", new_image, re.I):
-        errors.add("image", "must be an http(s) URL")
+        errors.add("image", N_("must be an http(s) URL"))
     await _check_taken(
         session, errors,
         username=new_username if new_username != user.username else None,
@@ -224,13 +224,13 @@ async def list_users(session: AsyncSession) -> list[User]:
     return list(await session.scalars(select(User).order_by(User.username)))
 
 
-LAST_ADMIN = "the last admin cannot step down: make someone else an admin first"
+LAST_ADMIN = N_("the last admin cannot step down: make someone else an admin first")
 
 
 async def set_role(session: AsyncSession, actor: User, username: str, role: Role | str) -> User:
     """An admin changes someone's role (their own included)."""
     if not actor.is_admin:
-        raise PermissionDenied("only an admin can change roles")
+        raise PermissionDenied(N_("only an admin can change roles"))
     return await change_role(session, username, role)
 
 
@@ -244,7 +244,7 @@ async def change_role(session: AsyncSession, username: str, role: Role | str) ->
     try:
         role = Role(role)
     except ValueError:
-        raise ValidationFailed.one("role", "is not a known role") from None
+        raise ValidationFailed.one("role", N_("is not a known role")) from None
     admin_ids = set(await session.scalars(
         select(User.id).where(User.role == Role.ADMIN).order_by(User.id).with_for_update()))
     user = await get_user_by_username(session, username)
@@ -284,7 +284,7 @@ async def get_profile(session: AsyncSession, username: str, viewer: User | None)
 async def follow(session: AsyncSession, follower: User, username: str) -> Profile:
     user = await get_user_by_username(session, username)
     if user.id == follower.id:
-        raise ValidationFailed.one("profile", "you cannot follow yourself")
+        raise ValidationFailed.one("profile", N_("you cannot follow yourself"))
     # Followed twice at once: the second insert finds the first one's row and does nothing.
     await insert_missing(session, follows, [{"follower_id": follower.id, "followed_id": user.id,
                                              "created_at": utcnow()}], ["follower_id", "followed_id"])

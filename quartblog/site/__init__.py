@@ -5,6 +5,7 @@ Modules, by concern:
 * ``identity``  the signed-in user (quart-auth cookie), loaded once per request; ``login_required``
 * ``csrf``      a per-session token, checked on every state-changing request of the blueprint
 * ``helpers``   paging, form errors, safe redirects and template filters shared by the views
+* ``i18n``      the language of the pages (English, Simplified Chinese): Babel catalogs, dates, numbers
 * ``views``     reading pages: home, post, tag, author, favorites, feed, search
 * ``social``    comments, favorites, follows
 * ``editor``    writing, editing, deleting posts (with a Markdown preview)
@@ -34,6 +35,7 @@ def init_app(app: Quart) -> None:
     QuartAuth(app, mode="cookie", cookie_secure=production, cookie_samesite="Lax",
               cookie_http_only=True)
     app.register_blueprint(blueprint)
+    i18n.init_app(app)  # the language of the pages: Babel catalogs, Jinja's i18n extension
 
 
-from . import accounts, admin, csrf, editor, feeds, helpers, identity, social, views  # noqa: E402,F401
+from . import accounts, admin, csrf, editor, feeds, helpers, i18n, identity, social, views  # noqa: E402,F401

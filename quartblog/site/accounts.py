@@ -7,9 +7,10 @@ from quart import current_app, flash, redirect, render_template, request, url_fo
 from ..db import get_session
 from ..limits import auth_rate_limit
 from ..services import users
-from ..services.errors import ValidationFailed
+from ..services.errors import N_, ValidationFailed
 from . import blueprint
 from .helpers import render_invalid, safe_next
+from .i18n import gettext as _
 from .identity import login_required, renew_sign_in, sign_in, sign_out, viewer
 
 
@@ -26,7 +27,7 @@ async def register():
     except ValidationFailed as exc:
         return await render_invalid("auth/register.html", exc)
     await sign_in(user)
-    await flash(f"Welcome, {user.username}! Your account is ready.", "success")
+    await flash(_("Welcome, %(name)s! Your account is ready.", name=user.username), "success")
     return redirect(url_for("site.index"), 303)
 
 
@@ -39,17 +40,17 @@ async def login():
     form = await request.form
     user = await users.authenticate(get_session(), form.get("email"), form.get("password"))
     if user is None:
-        exc = ValidationFailed.one("password", "the email or the password is wrong")
+        exc = ValidationFailed.one("password", N_("the email or the password is wrong"))
         return await render_invalid("auth/login.html", exc, next=back)
     await sign_in(user, remember=bool(form.get("remember")))
-    await flash(f"Welcome back, {user.username}.", "success")
+    await flash(_("Welcome back, %(name)s.", name=user.username), "success")
     return redirect(back or url_for("site.index"), 303)
 
 
 @blueprint.post("/logout")
 async def logout():
     await sign_out()
-    await flash("You are signed out.", "success")
+    await flash(_("You are signed out."), "success")
     return redirect(url_for("site.index"), 303)
 
 
@@ -68,7 +69,7 @@ async def settings():
         if new_password or email.lower() != user.email:
             # Changing how one signs in needs the current password.
             if not await users.verify_password(user.password_hash, form.get("current_password", "")):
-                raise ValidationFailed.one("current_password", "is wrong")
+                raise ValidationFailed.one("current_password", N_("is wrong"))
         await users.update_user(session, user, email=email, password=new_password,
                                 bio=form.get("bio", ""), image=form.get("image", ""))
     except ValidationFailed as exc:
@@ -76,5 +77,5 @@ async def settings():
         return await render_invalid("auth/settings.html", exc)
     if new_password:
         await renew_sign_in(user)  # this browser stays signed in; the others are signed out
-    await flash("Your settings are saved.", "success")
+    await flash(_("Your settings are saved."), "success")
     return redirect(url_for("site.settings"), 303)

@@ -7,14 +7,18 @@ from quart import flash, redirect, render_template, request, url_for
 from ..db import get_session
 from ..models import Role
 from ..services import users
-from ..services.errors import PermissionDenied, ValidationFailed
+from ..services.errors import N_, PermissionDenied, ValidationFailed
 from . import blueprint
+from .i18n import gettext as _, translate
 from .identity import login_required, viewer
+
+
+ROLE_NAMES = {Role.ADMIN: N_("admin"), Role.AUTHOR: N_("author"), Role.READER: N_("reader")}
 
 
 def _require_admin() -> None:
     if not viewer().is_admin:
-        raise PermissionDenied("only an admin can see this page")
+        raise PermissionDenied(N_("only an admin can see this page"))
 
 
 @blueprint.get("/admin/users")
@@ -32,7 +36,8 @@ async def set_role(username: str):
     try:
         user = await users.set_role(get_session(), viewer(), username, role)
     except ValidationFailed as exc:
-        await flash(f"The role of {username} was not changed: {'; '.join(exc.errors['role'])}.", "error")
+        reasons = "; ".join(translate(message) for message in exc.errors["role"])
+        await flash(_("The role of %(name)s was not changed: %(reasons)s.", name=username, reasons=reasons), "error")
     else:
-        await flash(f"{user.username} is now {user.role.value}.", "success")
+        await flash(_("%(name)s is now %(role)s.", name=user.username, role=_(ROLE_NAMES[user.role])), "success")
     return redirect(url_for("site.admin_users"), 303)

@@ -16,6 +16,7 @@ from markupsafe import Markup, escape
 from quart import abort, request, session
 
 from . import blueprint
+from .i18n import gettext
 
 SESSION_KEY = "csrf_token"
 FIELD = "csrf_token"
@@ -46,4 +47,4 @@ async def check_csrf() -> None:
     expected = session.get(SESSION_KEY)
     sent = request.headers.get(HEADER) or (await request.form).get(FIELD)
     if not expected or not sent or not hmac.compare_digest(str(sent), str(expected)):
-        abort(400, "The form has expired or did not come from this site. Please go back, reload it and try again.")
+        abort(400, gettext("The form has expired or did not come from this site. Please go back, reload it and try again."))

@@ -10,9 +10,10 @@ from quart import flash, redirect, render_template, request, url_for
 
 from ..db import get_session
 from ..services import posts
-from ..services.errors import PermissionDenied, ValidationFailed
+from ..services.errors import N_, PermissionDenied, ValidationFailed
 from . import blueprint
 from .helpers import render_invalid
+from .i18n import gettext as _
 from .identity import login_required, viewer
 
 TEMPLATE = "site/editor.html"
@@ -24,6 +25,12 @@ async def _submitted() -> dict[str, str]:
     return {name: form.get(name, "") for name in FIELDS}
 
 
+def _at_form_fields(exc: ValidationFailed) -> ValidationFailed:
+    """The services call the tags field ``tagList`` (the API's name); the form calls it ``tags``."""
+    exc.errors = {("tags" if name == "tagList" else name): messages for name, messages in exc.errors.items()}
+    return exc
+
+
 async def _preview(form: dict[str, str], **context):
     return await render_template(TEMPLATE, form=form, preview=True, errors={}, **context)
 
@@ -32,7 +39,7 @@ async def _preview(form: dict[str, str], **context):
 @login_required
 async def new_post():
     if not viewer().can_write:
-        raise PermissionDenied("readers cannot write posts")
+        raise PermissionDenied(N_("readers cannot write posts"))
     if request.method == "GET":
         return await render_template(TEMPLATE, form={}, errors={})
     form = await _submitted()
@@ -43,8 +50,8 @@ async def new_post():
                                        description=form["description"], body=form["body"],
                                        tags=form["tags"])
     except ValidationFailed as exc:
-        return await render_invalid(TEMPLATE, exc, form=form)
-    await flash("Your post is published.", "success")
+        return await render_invalid(TEMPLATE, _at_form_fields(exc), form=form)
+    await flash(_("Your post is published."), "success")
     return redirect(url_for("site.post", slug=view.post.slug), 303)
 
 
@@ -67,8 +74,8 @@ async def edit_post(slug: str):
                                 description=form["description"], body=form["body"],
                                 tags=form["tags"])
     except ValidationFailed as exc:
-        return await render_invalid(TEMPLATE, exc, form=form, slug=slug)
-    await flash("Your changes are saved.", "success")
+        return await render_invalid(TEMPLATE, _at_form_fields(exc), form=form, slug=slug)
+    await flash(_("Your changes are saved."), "success")
     return redirect(url_for("site.post", slug=slug), 303)
 
 
@@ -76,5 +83,5 @@ async def edit_post(slug: str):
 @login_required
 async def delete_post(slug: str):
     await posts.delete_post(get_session(), viewer(), slug)
-    await flash("The post was deleted.", "success")
+    await flash(_("The post was deleted."), "success")
     return redirect(url_for("site.index"), 303)

@@ -16,6 +16,7 @@ from ..services.posts import PostFilter, PostView
 from ..types import utcnow
 from ..response_cache import cache_response
 from . import blueprint
+from .i18n import gettext as _
 
 ATOM_TYPE = "application/atom+xml; charset=utf-8"
 
@@ -47,8 +48,8 @@ async def site_feed():
 async def tag_feed(name: str):
     entries = await _entries(PostFilter(tag=name))
     if not entries:
-        abort(404, f"No posts are tagged “{name}”.")
-    return await _atom(f"Posts tagged “{name}” · {current_app.config['SITE_NAME']}",
+        abort(404, _("No posts are tagged “%(tag)s”.", tag=name))
+    return await _atom(_("Posts tagged “%(tag)s”", tag=name) + f" · {current_app.config['SITE_NAME']}",
                        url_for("site.tag", name=name, _external=True), entries)
 
 
@@ -56,6 +57,6 @@ async def tag_feed(name: str):
 @cache_response
 async def author_feed(username: str):
     await users.get_user_by_username(get_session(), username)  # 404 for an unknown author
-    return await _atom(f"Posts by {username} · {current_app.config['SITE_NAME']}",
+    return await _atom(_("Posts by %(name)s", name=username) + f" · {current_app.config['SITE_NAME']}",
                        url_for("site.user", username=username, _external=True),
                        await _entries(PostFilter(author=username)))

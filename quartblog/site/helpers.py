@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -63,21 +62,11 @@ def safe_next(target: str | None) -> str | None:
     return target
 
 
-# --- template filters -----------------------------------------------------------------
+# --- template filters and globals (dates and numbers: i18n.py) -------------------------
 
 @blueprint.app_template_filter("markdown")
 def markdown_filter(source: str | None) -> Markup:
     return Markup(render_markdown(source or ""))
-
-
-@blueprint.app_template_filter("date")
-def date_filter(value: datetime | None) -> str:
-    return value.strftime("%-d %b %Y") if value else ""
-
-
-@blueprint.app_template_filter("datetime")
-def datetime_filter(value: datetime | None) -> str:
-    return value.strftime("%-d %b %Y, %H:%M UTC") if value else ""
 
 
 @blueprint.app_template_global()

@@ -22,6 +22,7 @@ from ..models import User
 from ..services import sign_ins
 from . import blueprint
 from .helpers import current_path, safe_next
+from .i18n import gettext
 
 REMEMBER_KEY = "remember_me"
 
@@ -80,7 +81,7 @@ def login_required(view: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitab
     @wraps(view)
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
         if viewer() is None:
-            await flash("Please sign in first.", "info")
+            await flash(gettext("Please sign in first."), "info")
             back = current_path() if request.method == "GET" else safe_next(request.referrer)
             return redirect(url_for("site.login", next=back))
         return await view(*args, **kwargs)

@@ -9,6 +9,7 @@ from ..services import comments, posts, users
 from ..services.errors import ValidationFailed
 from . import blueprint
 from .helpers import form_value, safe_next
+from .i18n import gettext as _
 from .identity import login_required, viewer
 from .views import render_post
 
@@ -25,7 +26,7 @@ async def add_comment(slug: str):
         await comments.add_comment(get_session(), viewer(), slug, body)
     except ValidationFailed as exc:
         return await render_post(slug, status=422, errors=exc.errors, comment_body=body)
-    await flash("Your comment was posted.", "success")
+    await flash(_("Your comment was posted."), "success")
     return redirect(url_for("site.post", slug=slug, _anchor="comments"), 303)
 
 
@@ -33,7 +34,7 @@ async def add_comment(slug: str):
 @login_required
 async def delete_comment(slug: str, comment_id: int):
     await comments.delete_comment(get_session(), viewer(), slug, comment_id)
-    await flash("The comment was deleted.", "success")
+    await flash(_("The comment was deleted."), "success")
     return redirect(url_for("site.post", slug=slug, _anchor="comments"), 303)
 
 
@@ -41,7 +42,7 @@ async def delete_comment(slug: str, comment_id: int):
 @login_required
 async def favorite(slug: str):
     await posts.favorite(get_session(), viewer(), slug)
-    await flash("Added to your favorites.", "success")
+    await flash(_("Added to your favorites."), "success")
     return _back(url_for("site.post", slug=slug))
 
 
@@ -49,7 +50,7 @@ async def favorite(slug: str):
 @login_required
 async def unfavorite(slug: str):
     await posts.unfavorite(get_session(), viewer(), slug)
-    await flash("Removed from your favorites.", "success")
+    await flash(_("Removed from your favorites."), "success")
     return _back(url_for("site.post", slug=slug))
 
 
@@ -59,9 +60,9 @@ async def follow(username: str):
     try:
         await users.follow(get_session(), viewer(), username)
     except ValidationFailed:
-        await flash("You cannot follow yourself.", "error")
+        await flash(_("You cannot follow yourself."), "error")
         return redirect(url_for("site.user", username=username), 303)
-    await flash(f"You are now following {username}.", "success")
+    await flash(_("You are now following %(name)s.", name=username), "success")
     return _back(url_for("site.user", username=username))
 
 
@@ -69,5 +70,5 @@ async def follow(username: str):
 @login_required
 async def unfollow(username: str):
     await users.unfollow(get_session(), viewer(), username)
-    await flash(f"You no longer follow {username}.", "success")
+    await flash(_("You no longer follow %(name)s.", name=username), "success")
     return _back(url_for("site.user", username=username))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from quart import abort, current_app, render_template, request
+from quart import abort, current_app, render_template, request, send_from_directory
 
 from ..db import get_session
 from ..response_cache import cache_response
@@ -18,6 +18,7 @@ from ..visits import record_visit
 from ..services.posts import PostFilter, PostPage
 from . import blueprint
 from .helpers import page_window
+from .i18n import gettext as _
 from .identity import login_required, viewer, viewer_id
 
 
@@ -69,7 +70,7 @@ async def _post_page(slug: str):
 async def tag(name: str):
     listing = await _list(PostFilter(tag=name))
     if listing.total == 0:
-        abort(404, f"No posts are tagged “{name}”.")
+        abort(404, _("No posts are tagged “%(tag)s”.", tag=name))
     return await render_template("site/tag.html", tag=name, listing=listing)
 
 
@@ -107,3 +108,10 @@ async def search():
     query = " ".join(request.args.get("q", "").split())[:200]
     listing = await _list(PostFilter(search=query)) if query else None
     return await render_template("site/search.html", query=query, listing=listing)
+
+
+@blueprint.get("/favicon.ico")
+async def favicon():
+    """Browsers ask for /favicon.ico whatever the page says: the site's icon, not a 404."""
+    return await send_from_directory(current_app.static_folder, "favicon.ico",
+                                     mimetype="image/vnd.microsoft.icon", cache_timeout=7 * 24 * 3600)

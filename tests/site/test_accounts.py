@@ -43,7 +43,8 @@ async def test_log_in_with_a_wrong_password_is_refused(browser, db_session):
     await browser.get("/login")
     page = await browser.post("/login", {"email": "ada@example.com", "password": "wrong password"})
     assert page.status == 422
-    assert "the email or the password is wrong" in page.text
+    assert "The email or the password is wrong" in page.text
+    assert "Password the email" not in page.text  # a sentence of its own, not "<label> <message>"
     assert 'value="ada@example.com"' in page.text
 
 
