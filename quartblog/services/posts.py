@@ -125,23 +125,57 @@ class PostFilter:
 
 # --- reading -------------------------------------------------------------------------
 
+def _filter_params(flt: PostFilter) -> dict:
+    """The bind parameters of ``_filtered``'s conditions."""
+    return {"tag": normalize_tag(flt.tag) if flt.tag is not None else None,
+            "author": flt.author, "fan": flt.favorited_by, "feed_of": flt.feed_of}
+
+
 def _filtered(query: Select, flt: PostFilter, dialect: str = "") -> Select:
+    """``query`` narrowed to the filter's posts.  Values are bind parameters
+    (``_filter_params``), so the statement depends only on which filters are set."""
     if flt.tag is not None:
-        tag_ids = select(Tag.id).where(Tag.name == normalize_tag(flt.tag))
+        tag_ids = select(Tag.id).where(Tag.name == bindparam("tag"))
         query = query.where(Post.id.in_(
             select(post_tags.c.post_id).where(post_tags.c.tag_id.in_(tag_ids))))
     if flt.author is not None:
-        query = query.where(Post.author_id.in_(select(User.id).where(User.username == flt.author)))
+        query = query.where(Post.author_id.in_(select(User.id).where(User.username == bindparam("author"))))
     if flt.favorited_by is not None:
-        fan = select(User.id).where(User.username == flt.favorited_by)
+        fan = select(User.id).where(User.username == bindparam("fan"))
         query = query.where(Post.id.in_(
             select(favorites.c.post_id).where(favorites.c.user_id.in_(fan))))
     if flt.feed_of is not None:
         query = query.where(Post.author_id.in_(
-            select(follows.c.followed_id).where(follows.c.follower_id == flt.feed_of)))
+            select(follows.c.followed_id).where(follows.c.follower_id == bindparam("feed_of", type_=Integer))))
     if flt.search:
         query = query.where(*_search_conditions(flt.search, dialect))
     return query
+
+
+def _list_statements(flt: PostFilter, dialect: str) -> tuple[Select, Select]:
+    """(count, ids of a page) for this filter; built once per combination of filters
+    (searches, whose words shape the statement, are built each time)."""
+    if flt.search:
+        return _build_list_statements(flt, dialect)
+    shape = PostFilter(tag="" if flt.tag is not None else None,
+                       author="" if flt.author is not None else None,
+                       favorited_by="" if flt.favorited_by is not None else None,
+                       feed_of=0 if flt.feed_of is not None else None)
+    return _cached_list_statements(shape.tag, shape.author, shape.favorited_by, shape.feed_of, dialect)
+
+
+@lru_cache(maxsize=64)
+def _cached_list_statements(tag, author, favorited_by, feed_of, dialect: str) -> tuple[Select, Select]:
+    return _build_list_statements(PostFilter(tag=tag, author=author, favorited_by=favorited_by,
+                                             feed_of=feed_of), dialect)
+
+
+def _build_list_statements(flt: PostFilter, dialect: str) -> tuple[Select, Select]:
+    count = _filtered(select(func.count(Post.id)), flt, dialect)
+    ids = (_filtered(select(Post.id), flt, dialect)
+           .order_by(Post.created_at.desc(), Post.id.desc())
+           .limit(bindparam("limit", type_=Integer)).offset(bindparam("offset", type_=Integer)))
+    return count, ids
 
 
 # Search: every word must appear in the title or the body.  MySQL/MariaDB use the
@@ -248,15 +282,12 @@ async def list_posts(session: AsyncSession, flt: PostFilter | None = None, *,
         raise ValidationFailed.one("limit", f"must be between 1 and {LIMIT_MAX}")
     if offset < 0:
         raise ValidationFailed.one("offset", "must not be negative")
-    dialect = session.get_bind().dialect.name
-    total = await session.scalar(_filtered(select(func.count(Post.id)), flt, dialect)) or 0
+    count, page_ids = _list_statements(flt, session.get_bind().dialect.name)
+    params = _filter_params(flt)
+    total = await session.scalar(count, params) or 0
     if offset >= total:
         return PostPage(items=[], total=total, limit=limit, offset=offset)
-    ids = list(await session.scalars(
-        _filtered(select(Post.id), flt, dialect)
-        .order_by(Post.created_at.desc(), Post.id.desc())
-        .limit(limit).offset(offset)
-    ))
+    ids = list(await session.scalars(page_ids, {**params, "limit": limit, "offset": offset}))
     views = await load_views(session, ids, viewer_id=viewer_id, with_body=with_body)
     return PostPage(items=views, total=total, limit=limit, offset=offset)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from sqlalchemy import Integer, cast, func, literal, null, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,6 +19,16 @@ class Sidebar:
 
 async def load_sidebar(session: AsyncSession, size: int = 5) -> Sidebar:
     """Both lists in one round trip: a UNION ALL of two small queries."""
+    rows = (await session.execute(_statement(size))).all()
+    # UNION ALL keeps no order: sort each part again (five rows each)
+    posts = sorted((r for r in rows if r.kind == 0), key=lambda r: (r.at, r.pid), reverse=True)
+    tags = sorted((r for r in rows if r.kind == 1), key=lambda r: (-int(r.n), r.a))
+    return Sidebar(recent=[(r.a, r.b) for r in posts], popular=[(r.a, int(r.n)) for r in tags])
+
+
+@lru_cache(maxsize=8)
+def _statement(size: int):
+    """Built once per size: building it costs more than running it."""
     recent = (
         select(Post.slug.label("a"), Post.title.label("b"), Post.created_at.label("at"), Post.id.label("pid"))
         .order_by(Post.created_at.desc(), Post.id.desc()).limit(size).subquery()
@@ -28,14 +39,10 @@ async def load_sidebar(session: AsyncSession, size: int = 5) -> Sidebar:
         .join(post_tags, post_tags.c.tag_id == Tag.id)
         .group_by(Tag.id, Tag.name).order_by(uses.desc(), Tag.name).limit(size).subquery()
     )
-    rows = (await session.execute(union_all(
+    return union_all(
         # kind 0: a post, 1: a tag (numbers: MySQL would refuse to mix a string
         # literal's collation with the columns')
         select(literal(0, Integer).label("kind"), recent.c.a, recent.c.b,
                cast(null(), Integer).label("n"), recent.c.at, recent.c.pid),
         select(literal(1, Integer), popular.c.a, null(), popular.c.n, null(), null()),
-    ))).all()
-    # UNION ALL keeps no order: sort each part again (five rows each)
-    posts = sorted((r for r in rows if r.kind == 0), key=lambda r: (r.at, r.pid), reverse=True)
-    tags = sorted((r for r in rows if r.kind == 1), key=lambda r: (-int(r.n), r.a))
-    return Sidebar(recent=[(r.a, r.b) for r in posts], popular=[(r.a, int(r.n)) for r in tags])
+    )

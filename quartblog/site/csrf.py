@@ -36,7 +36,7 @@ def csrf_field() -> Markup:
 
 
 @blueprint.app_context_processor
-def _csrf_helpers() -> dict:
+async def _csrf_helpers() -> dict:  # async: Quart runs a plain def in a worker thread
     return {"csrf_token": csrf_token, "csrf_field": csrf_field}
 
 

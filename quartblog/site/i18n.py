@@ -21,7 +21,8 @@ Catalogs: ``quartblog/translations/<locale>/LC_MESSAGES/messages.po`` and the co
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -176,9 +177,21 @@ ERROR_MESSAGES = (
 
 # --- dates and numbers -----------------------------------------------------------------
 
+# A list page formats dozens of dates and counts: Babel parses a locale named by a
+# string on every call, so each locale is parsed once, and a day's text is kept.
+@lru_cache(maxsize=None)
+def _babel_locale(locale: str) -> Locale:
+    return Locale.parse(locale)
+
+
+@lru_cache(maxsize=4096)
+def _day(day: date, locale: str) -> str:
+    return format_date(day, "medium", locale=_babel_locale(locale))
+
+
 def format_day(value: datetime | None) -> str:
     """25 Nov 2026 as "Nov 25, 2026" / "2026年11月25日"."""
-    return format_date(value, "medium", locale=get_locale()) if value else ""
+    return _day(value.date(), get_locale()) if value else ""
 
 
 def format_moment(value: datetime | None) -> str:
@@ -186,7 +199,7 @@ def format_moment(value: datetime | None) -> str:
     if not value:
         return ""
     value = value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
-    locale = get_locale()
+    locale = _babel_locale(get_locale())
     pattern = get_datetime_format("medium", locale=locale)
     both = pattern.replace("'", "").format(format_time(value, "HH:mm", tzinfo=timezone.utc, locale=locale),
                                            format_date(value, "medium", locale=locale))
@@ -195,7 +208,7 @@ def format_moment(value: datetime | None) -> str:
 
 def format_count(value: int | None) -> str:
     """12345 as "12,345" (per locale)."""
-    return format_decimal(value or 0, locale=get_locale())
+    return format_decimal(value or 0, locale=_babel_locale(get_locale()))
 
 
 # --- the switch ------------------------------------------------------------------------

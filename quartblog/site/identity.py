@@ -90,5 +90,5 @@ def login_required(view: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitab
 
 
 @blueprint.app_context_processor
-def _viewer_in_templates() -> dict:
+async def _viewer_in_templates() -> dict:  # async: Quart runs a plain def in a worker thread
     return {"viewer": g.get("viewer")}
