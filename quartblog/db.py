@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from quart import Quart, Response, g
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+if TYPE_CHECKING:  # Quart is imported where it is used: alembic's env.py needs only the engine
+    from quart import Quart, Response
 
 EXTENSION_KEY = "quartblog.db"
 SQL_COUNT_HEADER = "X-SQL-Statements"
@@ -152,6 +154,8 @@ def get_db(app: Quart | None = None) -> Database:
 
 def get_session() -> AsyncSession:
     """The request's session, opened on first use."""
+    from quart import g
+
     session = g.get("db_session")
     if session is None:
         session = get_db().session()
@@ -160,6 +164,8 @@ def get_session() -> AsyncSession:
 
 
 def init_app(app: Quart) -> Database:
+    from quart import g
+
     db = Database(app)
     app.extensions[EXTENSION_KEY] = db
 

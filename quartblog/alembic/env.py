@@ -1,26 +1,36 @@
 """Alembic environment for quartblog, written for the async engine.
 
-* The URL: ``QUARTBLOG_DATABASE_URL`` wins over ``sqlalchemy.url`` in alembic.ini;
-  with neither, the app's default SQLite file in ``instance/``.
+* The URL: the caller's (``quart --app quartblog db ...`` passes the app's), else
+  ``QUARTBLOG_DATABASE_URL``, else ``sqlalchemy.url`` in alembic.ini, else the app's
+  default SQLite file in its instance folder.
+* Only the models and the engine helpers are imported, never the app: ``alembic``
+  works without a secret key in production, and starts fast.
 * Online: an ``AsyncEngine`` from the same settings the app uses; the migrations
   run inside ``await connection.run_sync(...)``.  A caller that already holds a
   connection (the app's auto-migrate, the tests) passes it in
   ``config.attributes["connection"]`` and it is used as is.
 * SQLite gets batch mode (ALTER TABLE by copy-and-move).
-* Offline (``alembic upgrade head --sql``) prints the SQL for the URL's dialect.
+* Offline (``alembic upgrade head --sql``) renders the whole range first and prints
+  it only when every step rendered: a step that cannot be rendered without a
+  database stops the command with one message naming it, and nothing is printed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import io
+import sys
+import traceback
 from logging.config import fileConfig
+from pathlib import Path
 
 from alembic import context
+from alembic.util import CommandError
 from sqlalchemy.engine import Connection, make_url
 
 from quartblog.config import Settings
 from quartblog.db import create_engine, default_database_url, normalize_url
-from quartblog.migrations import PROJECT_ROOT, include_object_for
+from quartblog.migrations import default_instance_path, include_object_for
 from quartblog.models import Base
 
 config = context.config
@@ -32,10 +42,10 @@ target_metadata = Base.metadata
 
 
 def database_url() -> str:
-    settings = Settings.from_env()
-    url = settings.DATABASE_URL or config.get_main_option("sqlalchemy.url")
+    url = (config.attributes.get("database_url") or Settings.from_env().DATABASE_URL
+           or config.get_main_option("sqlalchemy.url"))
     if not url:
-        url = default_database_url(PROJECT_ROOT / "instance")
+        url = default_database_url(default_instance_path())
     return normalize_url(url).render_as_string(hide_password=False)
 
 
@@ -52,10 +62,40 @@ def _configure(connection: Connection | None = None, **kwargs) -> None:
     )
 
 
+def _failing_revision(exc: BaseException) -> str | None:
+    """The migration file the error came from (its innermost frame in versions/)."""
+    versions = Path(__file__).resolve().parent / "versions"
+    found = None
+    for frame, _ in traceback.walk_tb(exc.__traceback__):
+        path = Path(frame.f_code.co_filename)
+        if path.parent == versions:
+            found = path.stem
+    return found
+
+
 def run_migrations_offline() -> None:
-    _configure(url=database_url(), literal_binds=True, dialect_opts={"paramstyle": "named"})
-    with context.begin_transaction():
-        context.run_migrations()
+    buffer = io.StringIO()
+    _configure(url=database_url(), literal_binds=True, dialect_opts={"paramstyle": "named"},
+               output_buffer=buffer)
+    try:
+        with context.begin_transaction():
+            context.run_migrations()
+    except CommandError as exc:
+        where = _failing_revision(exc)
+        raise CommandError(
+            f"cannot render the SQL offline{f' for migration {where}' if where else ''} "
+            f"({make_url(database_url()).get_backend_name()}): {exc}  Nothing was printed; run "
+            "this step against a database, or give its batch_alter_table() a copy_from= table "
+            "as migration 0003 does."
+        ) from exc
+    sql = buffer.getvalue()
+    if make_url(database_url()).get_backend_name() == "sqlite":
+        # As online (do_run_migrations): a batch rebuild DROPs a table, which with
+        # foreign keys enforced would cascade to the rows that point at it.
+        sql = f"PRAGMA foreign_keys=OFF;\n\n{sql}PRAGMA foreign_keys=ON;\n\n"
+    output = config.output_buffer or sys.stdout
+    output.write(sql)
+    output.flush()
 
 
 def _sqlite_foreign_keys(connection: Connection, on: bool) -> None:
