@@ -9,6 +9,7 @@ as in Flask-Migrate.  ``alembic ...`` from the repository does the same things.
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any, Callable
 
 import click
@@ -20,11 +21,23 @@ from .db import get_db
 from .migrations import alembic_config
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is now (click's test runner swaps it)."""
+
+    @property  # type: ignore[override]
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
 def _show_alembic_progress() -> None:
     """What alembic.ini's logging section does for ``alembic``: INFO lines on stderr."""
     logger = logging.getLogger("alembic")
     if all(isinstance(h, logging.NullHandler) for h in logger.handlers):
-        handler = logging.StreamHandler()
+        handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("%(levelname)-5.5s [%(name)s] %(message)s"))
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)

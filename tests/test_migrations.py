@@ -181,6 +181,8 @@ async def test_alembic_command_uses_quartblog_database_url_and_checks_clean(back
     async with fresh_database(backend, tmp_path) as url:
         upgraded = run_alembic("upgrade", "head", url=url)
         assert upgraded.returncode == 0, upgraded.stderr
+        assert "ignored for PRIMARY key" not in upgraded.stderr  # MariaDB's note about pk_ names
+        assert "Running upgrade  -> 0001" in upgraded.stderr
         check = run_alembic("check", url=url)
         assert check.returncode == 0, check.stderr
         assert "No new upgrade operations detected" in check.stdout + check.stderr
@@ -207,3 +209,66 @@ def test_offline_mode_prints_sql_without_a_database(url, dialect_marker):
     assert dialect_marker in offline.stdout
     assert "UPDATE posts SET description" in offline.stdout
     assert "INSERT INTO alembic_version" in offline.stdout
+
+
+# --- offline (--sql): every revision, up and down, for every dialect ----------------
+
+OFFLINE_URLS = {
+    "sqlite": "sqlite+aiosqlite:////nonexistent/dir/offline.db",
+    "mysql": "mysql+asyncmy://nobody@127.0.0.1:1/offline",
+    "postgresql": "postgresql+asyncpg://nobody@127.0.0.1:1/offline",
+}
+
+
+def offline(url: str, name: str, revisions: str) -> str:
+    import io
+
+    cfg = alembic_config(url)
+    cfg.output_buffer = io.StringIO()
+    getattr(command, name)(cfg, revisions, sql=True)
+    return cfg.output_buffer.getvalue()
+
+
+@pytest.mark.parametrize("dialect", sorted(OFFLINE_URLS))
+def test_every_revision_renders_offline_up_and_down(dialect):
+    url = OFFLINE_URLS[dialect]
+    previous = ["base", *REVISIONS[:-1]]
+    for before, revision in zip(previous, REVISIONS):
+        up = offline(url, "upgrade", f"{before}:{revision}")
+        assert f"Running upgrade {'' if before == 'base' else before} -> {revision}" in up
+        down = offline(url, "downgrade", f"{revision}:{before}")
+        assert f"Running downgrade {revision} -> {'' if before == 'base' else before}" in down
+    whole = offline(url, "downgrade", f"{REVISIONS[-1]}:base")
+    assert "DROP TABLE posts" in whole
+    if dialect == "sqlite":  # table rebuilds must not cascade: as online, foreign keys off around them
+        assert whole.startswith("PRAGMA foreign_keys=OFF;") and whole.rstrip().endswith("PRAGMA foreign_keys=ON;")
+
+
+def test_a_step_that_cannot_render_offline_is_named_before_anything_is_printed(tmp_path, monkeypatch):
+    import shutil
+
+    from alembic.util import CommandError
+
+    from quartblog import migrations
+
+    copy = tmp_path / "alembic"
+    shutil.copytree(migrations.SCRIPT_LOCATION, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    (copy / "versions" / "9001_drop_bio.py").write_text(
+        '"""Users lose their bio."""\n'
+        "from alembic import op\n\n"
+        f"revision = '9001'\ndown_revision = {REVISIONS[-1]!r}\nbranch_labels = None\ndepends_on = None\n\n\n"
+        "def upgrade():\n"
+        "    with op.batch_alter_table('users') as batch_op:\n"
+        "        batch_op.drop_column('bio')\n\n\n"
+        "def downgrade():\n    pass\n")
+    monkeypatch.setattr(migrations, "SCRIPT_LOCATION", copy)
+    cfg = alembic_config(OFFLINE_URLS["sqlite"])
+    import io
+
+    cfg.output_buffer = io.StringIO()
+    with pytest.raises(CommandError) as error:
+        command.upgrade(cfg, "head", sql=True)
+    assert "cannot render the SQL offline for migration 9001_drop_bio (sqlite)" in str(error.value)
+    assert "copy_from" in str(error.value)
+    assert cfg.output_buffer.getvalue() == ""  # not half a script
+    assert offline(OFFLINE_URLS["mysql"], "upgrade", "head").count("DROP COLUMN bio") == 1

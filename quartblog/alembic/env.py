@@ -49,6 +49,28 @@ def database_url() -> str:
     return normalize_url(url).render_as_string(hide_password=False)
 
 
+def drop_tables_with_their_indexes(context, revision, directives) -> None:
+    """Autogenerate writes ``drop_index`` for each index of a table before its
+    ``drop_table``; MySQL/MariaDB refuse to drop an index a foreign key needs ("Cannot
+    drop index ... needed in a foreign key constraint"), so the downgrade of a new
+    model would fail there.  Dropping the table drops its indexes: leave them out."""
+    from alembic.operations import ops
+
+    for script in directives:
+        for container in [*script.upgrade_ops_list, *script.downgrade_ops_list]:
+            dropped = {op.table_name for op in container.ops if isinstance(op, ops.DropTableOp)}
+            kept = []
+            for op in container.ops:
+                if isinstance(op, ops.ModifyTableOps) and op.table_name in dropped:
+                    op.ops = [o for o in op.ops if not isinstance(o, ops.DropIndexOp)]
+                    if not op.ops:
+                        continue
+                elif isinstance(op, ops.DropIndexOp) and op.table_name in dropped:
+                    continue
+                kept.append(op)
+            container.ops = kept
+
+
 def _configure(connection: Connection | None = None, **kwargs) -> None:
     dialect = connection.dialect.name if connection is not None else make_url(database_url()).get_backend_name()
     context.configure(
@@ -57,6 +79,7 @@ def _configure(connection: Connection | None = None, **kwargs) -> None:
         compare_type=True,
         render_as_batch=True,  # SQLite needs copy-and-move for ALTER; harmless elsewhere
         user_module_prefix="quartblog.types.",
+        process_revision_directives=drop_tables_with_their_indexes,
         connection=connection,
         **kwargs,
     )
