@@ -9,7 +9,7 @@ Create Date: ${create_date}
 # * a rename shows up as drop + add: use alter_column(new_column_name=...) instead;
 # * server defaults must work on every database: sa.text("CURRENT_TIMESTAMP"), not now();
 # * data changes are written by hand, and the downgrade must work;
-# * on SQLite, a batch step that rebuilds the table needs copy_from= for --sql (see 0003, 0005).
+# * a step that reads rows needs an offline branch for --sql (context.is_offline_mode(), see 0003).
 from typing import Sequence, Union
 
 from alembic import op
