@@ -34,14 +34,23 @@ class _StderrHandler(logging.StreamHandler):
 
 
 def _show_alembic_progress() -> None:
-    """What alembic.ini's logging section does for ``alembic``: INFO lines on stderr."""
+    """What alembic.ini's logging section does for ``alembic``: INFO lines on stderr,
+    for the length of the command."""
     logger = logging.getLogger("alembic")
     if all(isinstance(h, logging.NullHandler) for h in logger.handlers):
         handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("%(levelname)-5.5s [%(name)s] %(message)s"))
+        saved = logger.level, logger.propagate
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
         logger.propagate = False
+
+        def restore() -> None:
+            logger.removeHandler(handler)
+            logger.setLevel(saved[0])
+            logger.propagate = saved[1]
+
+        click.get_current_context().call_on_close(restore)
 
 
 def init_app(app: Quart) -> None:
