@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -64,9 +65,13 @@ def mariadb_database():
 
 @pytest.mark.timeout(600)
 def test_a_wheel_install_migrates_an_empty_mariadb_database_and_serves(tmp_path, mariadb_database):
-    # the wheel, as `pip wheel .` builds it for anyone
+    # the wheel, as `pip wheel .` builds it for anyone, from a clean copy of the sources
+    # (an in-tree build would leave build/ in the checkout, and reuse a stale one)
+    source = tmp_path / "source"
+    shutil.copytree(PROJECT_ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", "instance", "test-artifacts"))
     built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w",
-                            str(tmp_path / "dist"), str(PROJECT_ROOT)],
+                            str(tmp_path / "dist"), str(source)],
                            capture_output=True, text=True, timeout=300)
     assert built.returncode == 0, built.stderr
     wheel = next((tmp_path / "dist").glob("quartblog-*.whl"))
