@@ -28,14 +28,16 @@ import socket
 import time
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from quart import Quart, Response, g, has_request_context, request
 from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, UOWTransaction
+
+if TYPE_CHECKING:  # Quart is imported where it is used: alembic's env.py needs only the engine
+    from quart import Quart, Response
 
 EXTENSION_KEY = "quartblog.db"
 SQL_COUNT_HEADER = "X-SQL-Statements"
@@ -445,16 +447,19 @@ class Database:
             self.outage.failed(exc)
             return True
         if is_busy(exc):
+            from quart import has_request_context, request
+
             where = f"{request.method} {request.path}" if has_request_context() else "a background task"
             log.warning("a database statement ran out of time on %s: %s", where, describe(exc))
             return True
         return False
 
-    async def check_schema(self) -> None:
+    async def check_schema(self, *, report: bool = True) -> None:
         """Compare the database's revision with the code's (upgrading it with
         AUTO_MIGRATE) until that succeeds once.  An outage error propagates.  Any
         other failure (a schema behind head: ``SchemaOutOfDate``; a failed migration)
-        is logged once and raised; the check runs again at most every
+        is logged once (unless ``report`` is false: start-up reports it itself) and
+        raised; the check runs again at most every
         RETRY_AFTER_SECONDS (``alembic upgrade head`` needs no restart), and in
         between, or while another request runs it, ``SchemaNotReady`` is raised."""
         if self.schema_checked:
@@ -472,7 +477,7 @@ class Database:
                 if is_unavailable(exc):
                     raise
                 self._next_schema_check = time.monotonic() + RETRY_AFTER_SECONDS
-                if str(exc) != self.schema_problem:
+                if report and str(exc) != self.schema_problem:
                     if isinstance(exc, (SchemaOutOfDate, DatabaseUnavailable)):
                         log.error("%s", exc)
                     else:
@@ -503,6 +508,8 @@ def get_db(app: Quart | None = None) -> Database:
 
 def get_session() -> AsyncSession:
     """The request's session, opened on first use."""
+    from quart import g
+
     session = g.get("db_session")
     if session is None:
         session = get_db().session()
@@ -518,6 +525,8 @@ def set_write_intent(writing: bool) -> None:
 
 async def discard_request_session() -> None:
     """Roll back and close the request's session: the next attempt opens a new one."""
+    from quart import g
+
     session: AsyncSession | None = g.pop("db_session", None)
     if session is not None:
         try:
@@ -530,6 +539,8 @@ async def finish_request(response: Response) -> None:
     """Commit the request's work (rolled back for an error response), then tell the
     cache what changed, and report the statement count."""
     from . import response_cache
+
+    from quart import g
 
     session: AsyncSession | None = g.get("db_session")
     if session is not None:
@@ -545,13 +556,15 @@ async def finish_request(response: Response) -> None:
 
 
 def init_app(app: Quart) -> Database:
+    from quart import g, request
+
     db = Database(app)
     app.extensions[EXTENSION_KEY] = db
 
     @app.before_serving
     async def _start_database() -> None:
         try:
-            await db.check_schema()
+            await db.check_schema(report=False)  # a refused start-up says why in one line
         except Exception as exc:
             if not is_unavailable(exc):
                 raise  # a schema behind head, wrong credentials ...: refuse to start

@@ -1,9 +1,12 @@
 """Alembic from inside the app: the start-up check and the locked auto-upgrade.
 
-The migration scripts live in the repository's top-level ``alembic/`` folder;
-``alembic.ini`` beside it names them.  ``alembic/env.py`` runs on a connection
-handed to it in ``config.attributes["connection"]`` when there is one, which is
-how the app (and the tests) run migrations on their own async engine.
+The migration scripts are part of the package, in ``quartblog/alembic/``
+(``env.py``, ``script.py.mako``, ``versions/``), so a wheel carries them: the
+repository's ``alembic.ini`` points there, and ``alembic_config()`` builds the same
+configuration without any file (``quart --app quartblog db ...``, the start-up
+check).  ``env.py`` runs on a connection handed to it in
+``config.attributes["connection"]`` when there is one, which is how the app (and
+the tests) run migrations on their own async engine.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import asyncio
 import fcntl
 import functools
 import logging
+import sys
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, AsyncIterator
@@ -33,8 +37,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = Path(__file__).resolve().parent
+SCRIPT_LOCATION = PACKAGE_DIR / "alembic"
+# The repository (alembic.ini, instance/) when running from a checkout.
+PROJECT_ROOT = PACKAGE_DIR.parent
 ALEMBIC_INI = PROJECT_ROOT / "alembic.ini"
+FILE_TEMPLATE = "%%(rev)s_%%(slug)s"
 LOCK_NAME = "quartblog_migrate"
 LOCK_TIMEOUT_SECONDS = 300
 
@@ -54,17 +62,33 @@ class SchemaOutOfDate(RuntimeError):
     """The database is behind the newest migration."""
 
 
-def alembic_config(url: str | None = None) -> Config:
-    cfg = Config(str(ALEMBIC_INI))
-    cfg.set_main_option("script_location", str(PROJECT_ROOT / "alembic"))
+def alembic_config(url: str | None = None, stdout: IO[str] | None = None) -> Config:
+    """Alembic's configuration for the migrations shipped in the package (no
+    alembic.ini needed).  ``url`` (the app's database) wins over everything in env.py."""
+    cfg = Config(stdout=stdout or sys.stdout)
+    cfg.set_main_option("script_location", str(SCRIPT_LOCATION))
+    cfg.set_main_option("file_template", FILE_TEMPLATE)
+    cfg.set_main_option("path_separator", "os")
     if url is not None:
-        cfg.set_main_option("sqlalchemy.url", str(url).replace("%", "%%"))
+        cfg.attributes["database_url"] = str(url)
     return cfg
 
 
 @functools.cache
 def _heads() -> frozenset[str]:
     return frozenset(ScriptDirectory.from_config(alembic_config()).get_heads())
+
+
+def default_instance_path() -> Path:
+    """The instance folder Quart gives the app (``instance/`` beside a checkout,
+    ``<prefix>/var/quartblog-instance`` for an installed package), found without
+    building the app."""
+    from flask.sansio.scaffold import find_package  # what Quart itself uses
+
+    prefix, package_path = find_package(__package__ or "quartblog")
+    if prefix is None:
+        return Path(package_path) / "instance"
+    return Path(prefix) / "var" / f"{__package__ or 'quartblog'}-instance"
 
 
 def head_revisions() -> set[str]:

@@ -24,7 +24,9 @@ from sqlalchemy import (
     Text,
 )
 from sqlalchemy.dialects import mysql
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.schema import PrimaryKeyConstraint
 
 from .types import LongText, UTCDateTime, utcnow
 
@@ -35,6 +37,19 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+
+@compiles(PrimaryKeyConstraint, "mysql")
+@compiles(PrimaryKeyConstraint, "mariadb")
+def _unnamed_primary_key(constraint: PrimaryKeyConstraint, compiler, **kw) -> str:
+    """MySQL/MariaDB call every primary key PRIMARY and warn "Name 'pk_posts' ignored
+    for PRIMARY key" on each CREATE TABLE that names one: leave the name out there
+    (other databases keep the convention's pk_<table>)."""
+    ddl = compiler.visit_primary_key_constraint(constraint, **kw)
+    prefix = f"CONSTRAINT {compiler.preparer.format_constraint(constraint)} " if constraint.name else ""
+    return ddl[len(prefix):] if prefix and ddl.startswith(prefix) else ddl
+
 
 # MySQL/MariaDB: InnoDB, 4-byte UTF-8 (emoji), a collation that tells emoji apart.
 MYSQL_TABLE_ARGS = {

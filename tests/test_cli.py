@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from quartblog import create_app
 from quartblog.db import get_db
+from quartblog.migrations import upgrade
 from quartblog.models import Comment, Post, Role, Tag, User, favorites, follows, post_tags
 from quartblog.services.users import authenticate
 
@@ -100,15 +101,39 @@ def test_seed_fills_every_table_in_bulk(cli_app):
     assert "**bold**" in bodies[0][0] and "## " in bodies[0][0]
 
 
-def test_shell_has_the_app_session_factory_and_models(cli_app):
+def test_shell_context_has_a_session_the_models_and_the_query_helpers(cli_app):
     context = cli_app.make_shell_context()
-    for name in ("app", "db", "Session", "select", "run", "User", "Post", "Comment", "Tag", "Role"):
+    for name in ("app", "db", "Session", "session", "select", "func", "selectinload", "joinedload",
+                 "User", "Post", "Comment", "Tag", "Role"):
         assert name in context
-    run, Session, select_ = context["run"], context["Session"], context["select"]
 
-    async def users():
-        async with Session() as session:
-            return (await session.scalars(select_(context["User"]))).all()
+    async def users_then_close():
+        users = (await context["session"].scalars(context["select"](context["User"]))).all()
+        for close in context["__shell_closers__"]:
+            await close()
+        return users
 
-    assert run(users()) == []
-    run(context["db"].dispose())
+    assert asyncio.run(users_then_close()) == []
+
+
+def test_seed_refuses_a_database_behind_the_newest_migration_with_the_apps_message(tmp_path):
+    from quartblog.migrations import SchemaOutOfDate, ensure_schema_current
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'behind.db'}"
+    app = create_app(make_config(url))
+
+    async def upgrade_to_0002_then_the_apps_message() -> str:
+        db = get_db(app)
+        try:
+            await upgrade(db.engine, "0002")
+            with pytest.raises(SchemaOutOfDate) as error:
+                await ensure_schema_current(app, db)
+            return str(error.value)
+        finally:
+            await db.dispose()
+
+    message = asyncio.run(upgrade_to_0002_then_the_apps_message())
+    result = app.test_cli_runner().invoke(args=["seed", "--users", "2", "--posts", "2", "--quiet"])
+    assert result.exit_code == 1
+    assert result.output == f"Error: {message}\n"
+    assert "is at revision 0002" in message and "alembic upgrade head" in message

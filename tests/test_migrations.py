@@ -181,6 +181,8 @@ async def test_alembic_command_uses_quartblog_database_url_and_checks_clean(back
     async with fresh_database(backend, tmp_path) as url:
         upgraded = run_alembic("upgrade", "head", url=url)
         assert upgraded.returncode == 0, upgraded.stderr
+        assert "ignored for PRIMARY key" not in upgraded.stderr  # MariaDB's note about pk_ names
+        assert "Running upgrade  -> 0001" in upgraded.stderr
         check = run_alembic("check", url=url)
         assert check.returncode == 0, check.stderr
         assert "No new upgrade operations detected" in check.stdout + check.stderr
@@ -207,3 +209,102 @@ def test_offline_mode_prints_sql_without_a_database(url, dialect_marker):
     assert dialect_marker in offline.stdout
     assert "UPDATE posts SET description" in offline.stdout
     assert "INSERT INTO alembic_version" in offline.stdout
+
+
+# --- offline (--sql): every revision, up and down, for every dialect ----------------
+
+OFFLINE_URLS = {
+    "sqlite": "sqlite+aiosqlite:////nonexistent/dir/offline.db",
+    "mysql": "mysql+asyncmy://nobody@127.0.0.1:1/offline",
+    "postgresql": "postgresql+asyncpg://nobody@127.0.0.1:1/offline",
+}
+
+
+def offline(url: str, name: str, revisions: str) -> str:
+    import io
+
+    cfg = alembic_config(url)
+    cfg.output_buffer = io.StringIO()
+    getattr(command, name)(cfg, revisions, sql=True)
+    return cfg.output_buffer.getvalue()
+
+
+@pytest.mark.parametrize("dialect", sorted(OFFLINE_URLS))
+def test_every_revision_renders_offline_up_and_down(dialect):
+    url = OFFLINE_URLS[dialect]
+    previous = ["base", *REVISIONS[:-1]]
+    for before, revision in zip(previous, REVISIONS):
+        up = offline(url, "upgrade", f"{before}:{revision}")
+        assert f"Running upgrade {'' if before == 'base' else before} -> {revision}" in up
+        down = offline(url, "downgrade", f"{revision}:{before}")
+        assert f"Running downgrade {revision} -> {'' if before == 'base' else before}" in down
+    whole = offline(url, "downgrade", f"{REVISIONS[-1]}:base")
+    assert "DROP TABLE posts" in whole
+    if dialect == "sqlite":  # table rebuilds must not cascade: as online, foreign keys off around them
+        assert whole.startswith("PRAGMA foreign_keys=OFF;") and whole.rstrip().endswith("PRAGMA foreign_keys=ON;")
+
+
+def migrations_copy_with(tmp_path, monkeypatch, name: str, upgrade_body: str):
+    """The migration scripts plus one more revision on top of head."""
+    import shutil
+
+    from quartblog import migrations
+
+    copy = tmp_path / "alembic"
+    shutil.copytree(migrations.SCRIPT_LOCATION, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    (copy / "versions" / f"{name}.py").write_text(
+        f'"""{name}"""\nimport sqlalchemy as sa\nfrom alembic import op\n\n'
+        f"revision = {name[:4]!r}\ndown_revision = {REVISIONS[-1]!r}\nbranch_labels = None\ndepends_on = None\n\n\n"
+        f"def upgrade():\n{upgrade_body}\n\n\ndef downgrade():\n    pass\n")
+    monkeypatch.setattr(migrations, "SCRIPT_LOCATION", copy)
+
+
+def test_a_new_table_rebuild_renders_offline_on_sqlite_without_copy_from(tmp_path, monkeypatch):
+    """What autogenerate writes for a column dropped, or a foreign key added to posts:
+    batch mode rebuilds the table; offline it is read from the shadow database."""
+    migrations_copy_with(tmp_path, monkeypatch, "9001_bookmarked", (
+        "    with op.batch_alter_table('comments') as batch_op:\n"
+        "        batch_op.add_column(sa.Column('reply_to_id', sa.Integer(), nullable=True))\n"
+        "        batch_op.create_foreign_key('fk_comments_reply_to_id_comments', 'comments', ['reply_to_id'], ['id'])\n"
+        "    with op.batch_alter_table('users') as batch_op:\n"
+        "        batch_op.drop_column('bio')"))
+    sql = offline(OFFLINE_URLS["sqlite"], "upgrade", f"{REVISIONS[-1]}:9001")
+    assert "CREATE TABLE _alembic_tmp_comments" in sql and "FOREIGN KEY(reply_to_id) REFERENCES comments" in sql
+    assert "CREATE TABLE _alembic_tmp_users" in sql and "bio" not in sql.split("_alembic_tmp_users (")[1].split(");")[0]
+
+
+def test_a_step_that_cannot_render_offline_is_named_before_anything_is_printed(tmp_path, monkeypatch):
+    from alembic.util import CommandError
+
+    migrations_copy_with(tmp_path, monkeypatch, "9001_reads_rows",
+                         "    ids = op.get_bind().execute(sa.text('SELECT id FROM users')).fetchall()")
+    for url in OFFLINE_URLS.values():
+        import io
+
+        cfg = alembic_config(url)
+        cfg.output_buffer = io.StringIO()
+        with pytest.raises(CommandError) as error:
+            command.upgrade(cfg, "head", sql=True)
+        assert "cannot render the SQL offline for migration 9001_reads_rows" in str(error.value)
+        assert cfg.output_buffer.getvalue() == ""  # not half a script behind a `>` redirect
+
+
+def test_sqlite_offline_scripts_run_and_keep_the_rows_of_rebuilt_tables(tmp_path):
+    """The --sql scripts themselves, applied with sqlite3: up to head, rows written, then
+    down past the revisions that rebuild users and posts (their rows survive: no cascade)."""
+    import sqlite3
+
+    url = OFFLINE_URLS["sqlite"]
+    database = sqlite3.connect(tmp_path / "offline.db")
+    database.executescript(offline(url, "upgrade", f"base:{REVISIONS[-1]}"))
+    database.executescript(
+        "INSERT INTO users (id, username, email, password_hash, role, created_at) "
+        "VALUES (1, 'ada', 'ada@example.com', 'x', 'author', '2026-11-24 07:06:28');"
+        "INSERT INTO posts (id, slug, title, description, body, created_at, updated_at, author_id) "
+        "VALUES (1, 'first', 'First', 'd', 'Body', '2026-11-24 07:06:28', '2026-11-24 07:06:28', 1);")
+    database.executescript(offline(url, "downgrade", f"{REVISIONS[-1]}:0002"))
+    assert database.execute("SELECT version_num FROM alembic_version").fetchall() == [("0002",)]
+    assert database.execute("SELECT slug, author_id FROM posts").fetchall() == [("first", 1)]
+    assert "description" not in {row[1] for row in database.execute("PRAGMA table_info(posts)")}
+    assert database.execute("SELECT username FROM users").fetchall() == [("ada",)]
+    database.close()

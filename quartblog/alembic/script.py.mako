@@ -5,6 +5,11 @@ Revises: ${down_revision | comma,n}
 Create Date: ${create_date}
 
 """
+# Before committing, read what autogenerate wrote (README, "Migrations"):
+# * a rename shows up as drop + add: use alter_column(new_column_name=...) instead;
+# * server defaults must work on every database: sa.text("CURRENT_TIMESTAMP"), not now();
+# * data changes are written by hand, and the downgrade must work;
+# * a step that reads rows needs an offline branch for --sql (context.is_offline_mode(), see 0003).
 from typing import Sequence, Union
 
 from alembic import op
