@@ -369,6 +369,7 @@ class BlogSession(Session):
 
 @event.listens_for(BlogSession, "after_flush")
 def _note_flushed_changes(session: Session, _flush: UOWTransaction) -> None:
+    session.info["wrote"] = True
     for obj in (*session.new, *session.dirty, *session.deleted):
         table = getattr(getattr(obj, "__table__", None), "name", None)
         if table not in CACHE_NEUTRAL_TABLES and (obj not in session.dirty or session.is_modified(obj)):
@@ -380,6 +381,7 @@ def _note_flushed_changes(session: Session, _flush: UOWTransaction) -> None:
 def _note_executed_changes(state) -> None:
     if not (state.is_insert or state.is_update or state.is_delete):
         return
+    state.session.info["wrote"] = True
     if state.execution_options.get(CHANGES_CONTENT, True) is False:
         return
     table = getattr(getattr(state.statement, "table", None), "name", None)
@@ -537,17 +539,22 @@ async def discard_request_session() -> None:
 
 async def finish_request(response: Response) -> None:
     """Commit the request's work (rolled back for an error response), then tell the
-    cache what changed, and report the statement count."""
-    from . import response_cache
-
+    cache what changed, and report the statement count.  A request that wrote
+    nothing has nothing to commit: closing its session ends the transaction (one
+    ROLLBACK), where a COMMIT would cost a round trip more (the pool rolls back every
+    connection it gets back that was not closed inside a transaction)."""
     from quart import g
+
+    from . import response_cache
 
     session: AsyncSession | None = g.get("db_session")
     if session is not None:
         if response.status_code < 400:
-            await session.commit()
-            if changed_content(session):
-                await response_cache.content_changed()
+            await session.flush()  # ORM changes not flushed yet are writes too
+            if session.sync_session.info.get("wrote"):
+                await session.commit()
+                if changed_content(session):
+                    await response_cache.content_changed()
         else:
             await session.rollback()
     counter = _statement_counter.get()

@@ -88,3 +88,32 @@ async def test_a_request_that_keeps_deadlocking_gets_503_with_retry_after(app, f
     assert "busy" in (await response.get_json())["errors"]["body"][0]
     assert len(flaky_route) == 3
     assert await db_session.scalar(select(func.count()).select_from(Tag)) == 0
+
+
+async def test_a_request_that_only_reads_sends_no_commit(app, client):
+    """Closing the session ends a read-only transaction; a COMMIT would be one more
+    round trip (the pool rolls back what it gets back anyway)."""
+    from sqlalchemy import event
+
+    from quartblog.db import get_db
+
+    from .api.conftest import register, write_article
+
+    commits: list[int] = []
+
+    def count(_conn) -> None:
+        commits.append(1)
+
+    engine = get_db(app).engine.sync_engine
+    event.listen(engine, "commit", count)
+    try:
+        alice = await register(client, "alice")
+        assert len(commits) == 1
+        await write_article(client, alice, "Read me")
+        assert len(commits) == 2
+        for path in ("/", "/api/tags", "/api/articles", "/api/articles/read-me", "/api/user"):
+            response = await client.get(path, headers=alice.headers if path == "/api/user" else {})
+            assert response.status_code == 200, path
+        assert len(commits) == 2
+    finally:
+        event.remove(engine, "commit", count)
