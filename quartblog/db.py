@@ -271,7 +271,11 @@ def create_engine(url: str | URL, *, pool_size: int = 20, max_overflow: int = 20
         connect_args["timeout"] = 30
     else:
         kwargs.update(
-            pool_pre_ping=True,  # a connection that died in an outage is replaced, no restart needed
+            # A pooled connection that died (an outage, a restart, wait_timeout) is
+            # replaced, no restart needed: a request that may write pings it at
+            # checkout (_ping_before_writing); a request that only reads skips the
+            # round trip and, if the connection turns out dead, runs again on a new
+            # one (unit_of_work.is_retryable: reading twice is harmless).
             pool_recycle=pool_recycle,
             pool_size=pool_size,
             max_overflow=max_overflow,
@@ -297,6 +301,22 @@ def create_engine(url: str | URL, *, pool_size: int = 20, max_overflow: int = 20
     kwargs["connect_args"] = connect_args
     engine = create_async_engine(url, **kwargs)
     _quiet_pool_outages(engine)
+    if backend != "sqlite":
+        dialect = engine.dialect
+
+        def _ping_before_writing(dbapi_connection, _record, _proxy) -> None:
+            """SQLAlchemy's pessimistic disconnect handling, for requests that may
+            write: a write must not fail half-way on a connection that was dead."""
+            if not _writing.get():
+                return
+            try:
+                alive = dialect.do_ping(dbapi_connection)
+            except Exception as exc:  # the driver's own error for a dead socket
+                raise sa_exc.DisconnectionError(str(exc)) from exc
+            if not alive:
+                raise sa_exc.DisconnectionError("the pooled connection is gone")
+
+        event.listen(engine.sync_engine.pool, "checkout", _ping_before_writing)
     if backend != "sqlite" and connect_timeout:
         _bound_connect(engine, connect_timeout)
     if backend == "sqlite":
@@ -517,6 +537,10 @@ def get_session() -> AsyncSession:
         session = get_db().session()
         g.db_session = session
     return session
+
+
+def write_intent() -> bool:
+    return _writing.get()
 
 
 def set_write_intent(writing: bool) -> None:

@@ -52,8 +52,12 @@ class DatabaseBusy(ServiceUnavailable):
 
 def is_retryable(exc: BaseException) -> bool:
     """Does this error say "try the same thing again in a new transaction"?"""
-    if not isinstance(exc, DBAPIError) or exc.connection_invalidated:
+    if not isinstance(exc, DBAPIError):
         return False
+    if exc.connection_invalidated:
+        # A pooled connection that had died: a request that only reads runs again on
+        # a new one (writes ping their connection first: db.create_engine).
+        return not db.write_intent()
     if isinstance(exc, IntegrityError):
         # A unique or foreign-key race: a fresh transaction sees the other side's
         # committed row and takes the path for it (an upsert, a 404, a 422).

@@ -42,6 +42,20 @@ def test_which_errors_run_the_request_again(exc, retry):
     assert is_retryable(exc) is retry
 
 
+def test_a_dead_pooled_connection_runs_a_reading_request_again_but_not_a_writing_one():
+    from quartblog.db import set_write_intent
+
+    lost = OperationalError("SELECT 1", {}, DriverError(2013, "Lost connection to MySQL server during query"),
+                            connection_invalidated=True)
+    set_write_intent(False)
+    assert is_retryable(lost)
+    set_write_intent(True)
+    try:
+        assert not is_retryable(lost)  # a write pings its connection first; this is an outage
+    finally:
+        set_write_intent(False)
+
+
 def deadlock() -> OperationalError:
     return wrapped(OperationalError, DriverError(1213, "Deadlock found when trying to get lock"))
 
