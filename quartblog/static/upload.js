@@ -28,13 +28,14 @@
     return null;
   }
 
-  // The Markdown on a line of its own, where the cursor is (or replacing the selection).
+  // The Markdown as a paragraph of its own (a blank line either side), where the cursor
+  // is (or in place of the selection); the cursor goes after it.
   function insertAtCursor(markdown) {
     var start = textarea.selectionStart, end = textarea.selectionEnd, value = textarea.value;
     var before = value.slice(0, start), after = value.slice(end);
-    var text = markdown;
-    if (before && before.slice(-1) !== "\n") { text = "\n" + text; }
-    if (after.charAt(0) !== "\n") { text += "\n"; }
+    var lead = !before || /\n\n$/.test(before) ? "" : (/\n$/.test(before) ? "\n" : "\n\n");
+    var tail = !after ? "\n" : (/^\n\n/.test(after) ? "" : (/^\n/.test(after) ? "\n" : "\n\n"));
+    var text = lead + markdown + tail;
     textarea.value = before + text + after;
     var caret = before.length + text.length;
     textarea.focus();
