@@ -95,6 +95,17 @@ class Settings:
     CACHE_PREFIX: str = "quartblog:"
     # Rate limits on log-in and registration (requests per minute per address); 0 disables.
     AUTH_RATE_LIMIT_PER_MINUTE: int = 20
+    # Uploaded images (quartblog/media.py): where the filesystem storage keeps them
+    # (None: the instance folder's media/), the largest file accepted (bytes; larger
+    # request bodies are refused before they are read), the width post images are
+    # scaled down to, the side of avatars, the most pixels decoded (all frames of an
+    # animation together; decompression bombs), uploads per minute per address (0: no limit).
+    MEDIA_DIR: str | None = None
+    UPLOAD_MAX_BYTES: int = 10 * 1024 * 1024
+    IMAGE_MAX_WIDTH: int = 1600
+    AVATAR_SIZE: int = 256
+    IMAGE_MAX_PIXELS: int = 50_000_000
+    UPLOAD_RATE_LIMIT_PER_MINUTE: int = 30
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":

@@ -50,7 +50,7 @@ READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 # Tables whose rows no page or API response shows: writing them leaves cached
 # responses valid.  Every other table's writes invalidate them.
-CACHE_NEUTRAL_TABLES = frozenset({"sign_ins"})
+CACHE_NEUTRAL_TABLES = frozenset({"sign_ins", "uploads"})
 # An execution option that marks a statement as changing nothing a cached page
 # shows (e.g. a visit counter): ``execution_options(changes_content=False)``.
 CHANGES_CONTENT = "changes_content"

@@ -1,5 +1,6 @@
 """Rate limits on log-in and registration, on the site and the API:
-``AUTH_RATE_LIMIT_PER_MINUTE`` attempts per client address.
+``AUTH_RATE_LIMIT_PER_MINUTE`` attempts per client address; and on image uploads:
+``UPLOAD_RATE_LIMIT_PER_MINUTE`` (``upload_rate_limit``).
 
 The counts live in the worker's memory, or, with ``REDIS_URL`` set, in Redis under
 ``CACHE_PREFIX + "ratelimit:"``, shared by every worker and host (else each of
@@ -20,6 +21,7 @@ from quart_rate_limiter import RateLimit, RateLimiter, rate_limit
 from quart_rate_limiter.store import RateLimiterStoreABC
 
 SETTING = "AUTH_RATE_LIMIT_PER_MINUTE"
+UPLOAD_SETTING = "UPLOAD_RATE_LIMIT_PER_MINUTE"
 
 
 async def _client_address() -> str:
@@ -33,15 +35,20 @@ async def _is_not_an_attempt() -> bool:
 
 
 class PerMinuteFromConfig(RateLimit):
-    """A RateLimit whose count is the app's ``AUTH_RATE_LIMIT_PER_MINUTE``."""
+    """A RateLimit whose count is the app's ``setting`` (``AUTH_RATE_LIMIT_PER_MINUTE``);
+    0 there skips it."""
 
-    def __init__(self) -> None:
+    def __init__(self, setting: str = SETTING) -> None:
+        async def skip() -> bool:
+            return await _is_not_an_attempt() or int(current_app.config.get(setting) or 0) <= 0
+
+        self.setting = setting
         super().__init__(count=1, period=timedelta(minutes=1),
-                         key_function=_client_address, skip_function=_is_not_an_attempt)
+                         key_function=_client_address, skip_function=skip)
 
     @property
     def count(self) -> int:  # type: ignore[override]
-        return max(1, int(current_app.config[SETTING]))
+        return max(1, int(current_app.config.get(self.setting) or 0))
 
     @count.setter
     def count(self, _value: int) -> None:
@@ -49,6 +56,7 @@ class PerMinuteFromConfig(RateLimit):
 
 
 auth_rate_limit = rate_limit(limits=[PerMinuteFromConfig()])
+upload_rate_limit = rate_limit(limits=[PerMinuteFromConfig(UPLOAD_SETTING)])
 
 
 class SharedRedisStore(RateLimiterStoreABC):
@@ -83,4 +91,5 @@ def init_app(app: Quart) -> RateLimiter:
     store = None
     if app.config.get("REDIS_URL"):
         store = SharedRedisStore(app.config["REDIS_URL"], (app.config.get("CACHE_PREFIX") or "") + "ratelimit:")
-    return RateLimiter(app, store=store, enabled=app.config.get(SETTING, 0) > 0)
+    enabled = app.config.get(SETTING, 0) > 0 or app.config.get(UPLOAD_SETTING, 0) > 0
+    return RateLimiter(app, store=store, enabled=enabled)

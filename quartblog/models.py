@@ -247,6 +247,33 @@ class SignIn(Base):
         return f"<SignIn of user {self.user_id}>"
 
 
+class Upload(Base):
+    """An image someone uploaded (a post's picture or their avatar), stored under
+    ``name`` (content-addressed: the same bytes uploaded twice share one file) by
+    ``quartblog.media``'s storage.  The rows say whose files they are (the admin,
+    deleting a person's files); a file is deleted with the last row naming it."""
+
+    __tablename__ = "uploads"
+    __table_args__ = (
+        Index("ix_uploads_user_id", "user_id"),
+        Index("ix_uploads_name", "name"),
+        MYSQL_TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(80))  # <sha256 hex>.<jpg|png|gif|webp>
+    purpose: Mapped[str] = mapped_column(String(16))  # "post" or "avatar"
+    content_type: Mapped[str] = mapped_column(String(32))
+    size: Mapped[int] = mapped_column(Integer)  # bytes stored
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<Upload {self.id} {self.name} of user {self.user_id}>"
+
+
 __all__ = [
     "Base",
     "Comment",
@@ -254,6 +281,7 @@ __all__ = [
     "Role",
     "SignIn",
     "Tag",
+    "Upload",
     "User",
     "favorites",
     "follows",

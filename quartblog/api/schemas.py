@@ -14,6 +14,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, model_validator
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
+from quart_schema.pydantic import File
 
 from ..models import User
 from ..services.comments import CommentView
@@ -252,3 +253,25 @@ class ErrorsResponse(Model):
     """Invalid input, or why a request was refused: messages by field name."""
 
     errors: dict[str, list[str]]
+
+
+# --- uploads (an extension of the contract) ------------------------------------------
+
+class UploadForm(BaseModel):
+    """``multipart/form-data`` with the image in the part ``file``."""
+
+    file: File = Field(description="A JPEG, PNG, GIF or WebP image, at most UPLOAD_MAX_BYTES "
+                                   "(10 MB by default). It is re-encoded: metadata stripped, "
+                                   "turned upright, scaled down to IMAGE_MAX_WIDTH.")
+
+
+class UploadedImage(Model):
+    url: str = Field(description="The image's absolute URL (immutable; for Markdown's ![](url))")
+    width: int
+    height: int
+    size: int = Field(description="Bytes stored")
+    content_type: str
+
+
+class UploadResponse(Model):
+    upload: UploadedImage

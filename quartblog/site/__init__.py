@@ -11,6 +11,7 @@ Modules, by concern:
 * ``editor``    writing, editing, deleting posts (with a Markdown preview)
 * ``accounts``  register, log in/out, settings
 * ``admin``     users and roles
+* ``uploads``   images from the editor, avatars from the settings page
 * ``feeds``     Atom feeds (site, tag, author)
 
 Every view gets its data from ``quartblog.services`` with the request's session.
@@ -38,4 +39,4 @@ def init_app(app: Quart) -> None:
     i18n.init_app(app)  # the language of the pages: Babel catalogs, Jinja's i18n extension
 
 
-from . import accounts, admin, csrf, editor, feeds, helpers, i18n, identity, social, views  # noqa: E402,F401
+from . import accounts, admin, csrf, editor, feeds, helpers, i18n, identity, social, uploads, views  # noqa: E402,F401

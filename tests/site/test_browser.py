@@ -8,6 +8,7 @@ Skipped when chromium or playwright is missing, except with CI=true, where it fa
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -78,6 +79,7 @@ def server(browser_or_skip, tmp_path_factory):
         "QUARTBLOG_AUTO_MIGRATE": "1",
         "QUARTBLOG_ENV": "development",
         "QUARTBLOG_SECRET_KEY": "end-to-end-secret-key-0123456789-abcdefghij",
+        "QUARTBLOG_MEDIA_DIR": str(tmp_path_factory.mktemp("e2e-media")),
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "hypercorn", "quartblog:app", "--bind", f"127.0.0.1:{port}"],
@@ -237,3 +239,87 @@ def test_a_chinese_reader_signs_up_and_writes_in_chinese(server, page):
     expect(page.get_by_role("heading", level=1)).to_have_text("Latest posts")
     page.goto(server + "/search")
     expect(page.get_by_role("heading", level=1)).to_have_text("Search")
+
+
+def test_an_author_adds_images_to_a_post_from_the_editor(server, page, tmp_path):
+    """The editor's "Add an image" button uploads a photo and inserts its Markdown at the cursor;
+    an image pasted into the text goes in too; a file that is not an image gets a message;
+    the published post shows the image. Screenshots of the editor and the post, desktop and phone."""
+    import base64
+
+    from playwright.sync_api import expect
+
+    from tests import images
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    photo = tmp_path / "holiday.jpg"
+    photo.write_bytes(images.big_jpeg_with_gps(2400, 1600, orientation=1))
+    fake = tmp_path / "invoice.jpg"
+    fake.write_bytes(images.PHP_SCRIPT)
+
+    page.goto(server + "/register")
+    page.get_by_label("Username").fill("ines")
+    page.get_by_label("Email").fill("ines@example.com")
+    page.get_by_label("Password").fill("a long enough password")
+    page.get_by_role("button", name="Create my account").click()
+    page.get_by_role("link", name="Write").click()
+
+    page.get_by_label("Title").fill("A day at the lake")
+    body = page.get_by_label("Text (Markdown)")
+    body.fill("We went to the lake.\n\nThe end.")
+    body.evaluate("(area) => area.setSelectionRange(21, 21)")  # after the first paragraph
+    with page.expect_file_chooser() as chooser:
+        page.get_by_role("button", name="Add an image").click()
+    chooser.value.set_files(str(photo))
+    expect(page.locator(".upload-status")).to_have_text("The image was added to the text.")
+    value = body.input_value()
+    assert value.startswith("We went to the lake.\n\n![](" + server + "/media/"), value
+    assert value.endswith(".jpg)\n\nThe end."), value  # a paragraph of its own
+
+    # A picture pasted into the text (as from a screenshot tool) goes in at the cursor too.
+    body.evaluate("(area) => area.setSelectionRange(area.value.length, area.value.length)")
+    body.evaluate("""(area, data) => {
+        const bytes = Uint8Array.from(atob(data), c => c.charCodeAt(0));
+        const transfer = new DataTransfer();
+        transfer.items.add(new File([bytes], "image.png", {type: "image/png"}));
+        area.dispatchEvent(new ClipboardEvent("paste", {clipboardData: transfer, bubbles: true, cancelable: true}));
+    }""", base64.b64encode(images.png(300, 120)).decode())
+    expect(body).to_have_value(re.compile(r"The end\.\n\n!\[\]\(http://127\.0\.0\.1:\d+/media/[0-9a-f]{64}\.png\)\n$"))
+
+    with page.expect_file_chooser() as chooser:
+        page.get_by_role("button", name="Add an image").click()
+    chooser.value.set_files(str(fake))
+    expect(page.locator(".upload-status")).to_have_text("The file is not a JPEG, PNG, GIF or WebP image.")
+    assert body.input_value().count("![](") == 2, "nothing inserted for the refused file"
+
+    page.get_by_role("button", name="Preview").click()
+    expect(page.locator(".preview .prose img")).to_have_count(2)
+    page.screenshot(path=str(ARTIFACTS / "editor-image-desktop.png"), full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path=str(ARTIFACTS / "editor-image-phone.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390, "the editor scrolls sideways on a phone"
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+    page.get_by_role("button", name="Publish").click()
+    expect(page.get_by_text("Your post is published.")).to_be_visible()
+    picture = page.locator(".prose img").first
+    expect(picture).to_be_visible()
+    assert picture.evaluate("(img) => img.complete && img.naturalWidth") == 1600  # scaled down from 2400
+    page.screenshot(path=str(ARTIFACTS / "post-image-desktop.png"), full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path=str(ARTIFACTS / "post-image-phone.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390, "the post scrolls sideways on a phone"
+
+    # Her own picture, from the settings page (a plain form: no script needed).
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.get_by_role("link", name="Settings").click()
+    page.get_by_label("Upload a picture").set_input_files(str(photo))
+    page.get_by_role("button", name="Upload picture").click()
+    expect(page.get_by_text("Your new picture is saved.")).to_be_visible()
+    avatar = page.locator(".avatar-upload img.avatar")
+    expect(avatar).to_be_visible()
+    assert avatar.evaluate("(img) => [img.naturalWidth, img.naturalHeight]") == [256, 256]
+    page.screenshot(path=str(ARTIFACTS / "settings-avatar-desktop.png"), full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path=str(ARTIFACTS / "settings-avatar-phone.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
