@@ -8,6 +8,8 @@ from sqlalchemy import Integer, cast, func, literal, null, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..models import Post, Tag, post_tags
+from ..types import utcnow
+from .posts import public_condition
 
 
 @dataclass
@@ -18,14 +20,16 @@ class Sidebar:
 
 async def load_sidebar(session: AsyncSession, size: int = 5) -> Sidebar:
     """Both lists in one round trip: a UNION ALL of two small queries."""
+    public = public_condition(utcnow())  # no drafts, nothing scheduled yet
     recent = (
-        select(Post.slug.label("a"), Post.title.label("b"), Post.created_at.label("at"), Post.id.label("pid"))
-        .order_by(Post.created_at.desc(), Post.id.desc()).limit(size).subquery()
+        select(Post.slug.label("a"), Post.title.label("b"), Post.published_at.label("at"), Post.id.label("pid"))
+        .where(public).order_by(Post.published_at.desc(), Post.id.desc()).limit(size).subquery()
     )
     uses = func.count(post_tags.c.post_id)
     popular = (
         select(Tag.name.label("a"), uses.label("n"))
         .join(post_tags, post_tags.c.tag_id == Tag.id)
+        .join(Post, Post.id == post_tags.c.post_id).where(public)
         .group_by(Tag.id, Tag.name).order_by(uses.desc(), Tag.name).limit(size).subquery()
     )
     rows = (await session.execute(union_all(
