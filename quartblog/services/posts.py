@@ -416,7 +416,7 @@ def _publication(errors: Errors, status: str | None, publish_at: datetime | None
                 status = PUBLISHED  # a new time, past or future
     if status == DRAFT:
         if publish_at is not None:
-            errors.add("publishAt", N_("cannot be set on a draft"))
+            errors.add("publishAt", N_("can't be set on a draft"))
             return None
         return PostStatus.DRAFT, None
     if status == SCHEDULED:
