@@ -514,8 +514,8 @@ async def create_post(session: AsyncSession, author: User, *, title: str | None,
 
 async def get_post_for_edit(session: AsyncSession, actor: User, slug: str) -> Post:
     post = await session.scalar(select(Post).where(Post.slug == slug))
-    if post is None:
-        raise NotFound("article")
+    if post is None or not may_see(post, actor.id, actor.is_admin):
+        raise NotFound("article")  # someone else's draft: as if there were none
     if not can_edit(actor, post):
         raise PermissionDenied(N_("only the author or an admin can change this post"))
     return post
