@@ -207,3 +207,19 @@ def test_offline_mode_prints_sql_without_a_database(url, dialect_marker):
     assert dialect_marker in offline.stdout
     assert "UPDATE posts SET description" in offline.stdout
     assert "INSERT INTO alembic_version" in offline.stdout
+
+
+async def test_post_status_migration_publishes_existing_posts_at_their_created_time(engine):
+    await alembic(engine, "upgrade", "0001")
+    await write_original_blog_rows(engine)
+    await alembic(engine, "upgrade", "0007")
+    await alembic(engine, "upgrade", "0008")
+    assert await scalar(engine, "SELECT count(*) FROM posts WHERE status = 'published'") == 2
+    assert await scalar(engine, "SELECT count(*) FROM posts WHERE published_at = created_at") == 2
+    await execute(engine, "UPDATE posts SET status = 'draft', published_at = NULL WHERE id = :id", [{"id": 2}])
+    await alembic(engine, "downgrade", "0007")
+    assert {"status", "published_at"}.isdisjoint(await columns(engine, "posts"))
+    assert await scalar(engine, "SELECT count(*) FROM posts") == 2  # the draft is kept
+    await alembic(engine, "upgrade", "0008")
+    assert await scalar(engine, "SELECT count(*) FROM posts WHERE status = 'published' "
+                                "AND published_at = created_at") == 2
