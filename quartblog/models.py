@@ -159,14 +159,23 @@ class Tag(Base):
         return f"<Tag {self.name!r}>"
 
 
+class PostStatus(str, enum.Enum):
+    """What is stored.  A published post whose ``published_at`` is still ahead is
+    *scheduled*: it appears at that time by the lists' condition, nothing runs then."""
+
+    DRAFT = "draft"
+    PUBLISHED = "published"
+
+
 class Post(Base):
     __tablename__ = "posts"
     __table_args__ = (
-        # Newest first, with id as tie-breaker: a covering index for the home page
-        # and the article list (deferred join on it for deep pages).
-        Index("ix_posts_created_at_id", "created_at", "id"),
-        # Posts of an author, newest first.
-        Index("ix_posts_author_id_created_at", "author_id", "created_at"),
+        # Published posts, newest first, with id as tie-breaker: a covering index for
+        # the home page and the article list (``status = 'published' AND published_at
+        # <= now``, then a deferred join on it for deep pages).
+        Index("ix_posts_status_published_at_id", "status", "published_at", "id"),
+        # Posts of an author, newest first (also the foreign key's index on MySQL).
+        Index("ix_posts_author_id_published_at", "author_id", "published_at"),
         # Search on MySQL/MariaDB: MATCH (title, body) AGAINST (...). Other databases
         # have no such index (ddl_if; autogenerate skips it there: migrations.include_object_for)
         # and search with LIKE.
@@ -183,6 +192,20 @@ class Post(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     view_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    status: Mapped[PostStatus] = mapped_column(
+        Enum(
+            PostStatus,
+            native_enum=False,
+            length=16,
+            values_callable=lambda statuses: [s.value for s in statuses],
+            validate_strings=True,
+            name="post_status",
+        ),
+        default=PostStatus.PUBLISHED,
+        server_default=PostStatus.PUBLISHED.value,
+    )
+    # UTC; None for a draft.  Lists show posts with status published and published_at <= now.
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     author: Mapped[User] = relationship(back_populates="posts", lazy="raise")
     tags: Mapped[list[Tag]] = relationship(
@@ -278,6 +301,7 @@ __all__ = [
     "Base",
     "Comment",
     "Post",
+    "PostStatus",
     "Role",
     "SignIn",
     "Tag",

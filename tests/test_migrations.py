@@ -308,3 +308,19 @@ def test_sqlite_offline_scripts_run_and_keep_the_rows_of_rebuilt_tables(tmp_path
     assert "description" not in {row[1] for row in database.execute("PRAGMA table_info(posts)")}
     assert database.execute("SELECT username FROM users").fetchall() == [("ada",)]
     database.close()
+
+
+async def test_post_status_migration_publishes_existing_posts_at_their_created_time(engine):
+    await alembic(engine, "upgrade", "0001")
+    await write_original_blog_rows(engine)
+    await alembic(engine, "upgrade", "0011")
+    await alembic(engine, "upgrade", "0008")
+    assert await scalar(engine, "SELECT count(*) FROM posts WHERE status = 'published'") == 2
+    assert await scalar(engine, "SELECT count(*) FROM posts WHERE published_at = created_at") == 2
+    await execute(engine, "UPDATE posts SET status = 'draft', published_at = NULL WHERE id = :id", [{"id": 2}])
+    await alembic(engine, "downgrade", "0011")
+    assert {"status", "published_at"}.isdisjoint(await columns(engine, "posts"))
+    assert await scalar(engine, "SELECT count(*) FROM posts") == 2  # the draft is kept
+    await alembic(engine, "upgrade", "0008")
+    assert await scalar(engine, "SELECT count(*) FROM posts WHERE status = 'published' "
+                                "AND published_at = created_at") == 2

@@ -16,17 +16,24 @@ from .schemas import (
     ArticleResponse,
     ArticlesResponse,
     ArticleSummary,
+    NewArticle,
     NewArticleRequest,
     Page,
+    UpdateArticle,
     UpdateArticleRequest,
 )
+
+
+def _uses_extension(article: NewArticle | UpdateArticle) -> bool:
+    """Did the request use quartblog's status/publishAt?  Then the answer carries them."""
+    return bool({"status", "publish_at"} & article.model_fields_set)
 
 
 async def _articles(flt: PostFilter, page: Page, viewer: User | None) -> ArticlesResponse:
     """A page of articles, newest first, without bodies: three statements."""
     listing = await posts.list_posts(get_session(), flt, limit=page.limit, offset=page.offset,
                                      viewer_id=viewer.id if viewer else None, with_body=False)
-    return ArticlesResponse(articles=[ArticleSummary.of(view) for view in listing.items],
+    return ArticlesResponse(articles=[ArticleSummary.of(view, viewer) for view in listing.items],
                             articles_count=listing.total)
 
 
@@ -51,6 +58,15 @@ async def feed(query_args: Page, user: User):
     return await _articles(PostFilter(feed_of=user.id), query_args, user)
 
 
+@blueprint.get("/user/drafts")
+@token_required
+@validate_querystring(Page)
+@validate_response(ArticlesResponse)
+async def drafts(query_args: Page, user: User):
+    """quartblog extension: the current user's drafts and scheduled articles, most recently changed first"""
+    return await _articles(PostFilter(unpublished_of=user.id), query_args, user)
+
+
 @blueprint.post("/articles")
 @token_required
 @validate_request(NewArticleRequest)
@@ -59,8 +75,9 @@ async def create_article(data: NewArticleRequest, user: User):
     """Write an article"""
     new = data.article
     view = await posts.create_post(get_session(), user, title=new.title, description=new.description,
-                                   body=new.body, tags=new.tag_list)
-    return ArticleResponse.of(view), 201
+                                   body=new.body, tags=new.tag_list, status=new.status,
+                                   publish_at=new.publish_at)
+    return ArticleResponse.of(view, user, extended=_uses_extension(new)), 201
 
 
 @blueprint.get("/articles/<article:slug>")
@@ -68,9 +85,10 @@ async def create_article(data: NewArticleRequest, user: User):
 @cache_response
 @validate_response(ArticleResponse)
 async def get_article(slug: str, viewer: User | None):
-    """An article"""
-    view = await posts.get_post_view(get_session(), slug, viewer_id=viewer.id if viewer else None)
-    return ArticleResponse.of(view)
+    """An article (a draft or a scheduled one: only for its author and admins, else 404)"""
+    view = await posts.get_post_view(get_session(), slug, viewer_id=viewer.id if viewer else None,
+                                     admin=bool(viewer and viewer.is_admin))
+    return ArticleResponse.of(view, viewer)
 
 
 @blueprint.put("/articles/<article:slug>")
@@ -82,8 +100,9 @@ async def update_article(slug: str, data: UpdateArticleRequest, user: User):
     change = data.article
     view = await posts.update_post(get_session(), user, slug, title=change.title,
                                    description=change.description, body=change.body,
-                                   tags=change.tag_list)
-    return ArticleResponse.of(view)
+                                   tags=change.tag_list, status=change.status,
+                                   publish_at=change.publish_at)
+    return ArticleResponse.of(view, user, extended=_uses_extension(change))
 
 
 @blueprint.delete("/articles/<article:slug>")
@@ -99,7 +118,7 @@ async def delete_article(slug: str, user: User):
 @validate_response(ArticleResponse)
 async def favorite(slug: str, user: User):
     """Favorite an article"""
-    return ArticleResponse.of(await posts.favorite(get_session(), user, slug))
+    return ArticleResponse.of(await posts.favorite(get_session(), user, slug), user)
 
 
 @blueprint.delete("/articles/<article:slug>/favorite")
@@ -107,4 +126,4 @@ async def favorite(slug: str, user: User):
 @validate_response(ArticleResponse)
 async def unfavorite(slug: str, user: User):
     """Stop favoriting an article"""
-    return ArticleResponse.of(await posts.unfavorite(get_session(), user, slug))
+    return ArticleResponse.of(await posts.unfavorite(get_session(), user, slug), user)

@@ -20,8 +20,7 @@ from .schemas import CommentOut, CommentResponse, CommentsResponse, NewCommentRe
 @validate_response(CommentsResponse)
 async def list_comments(slug: str, viewer: User | None):
     """Comments on an article, oldest first"""
-    views = await comments.list_comments_for_slug(
-        get_session(), slug, viewer_id=viewer.id if viewer else None)
+    views = await comments.list_comments_for_slug(get_session(), slug, viewer=viewer)
     return CommentsResponse(comments=[CommentOut.of(view) for view in views])
 
 

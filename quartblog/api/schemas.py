@@ -9,7 +9,7 @@ formats, uniqueness), so the site and the API enforce the same rules.
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, model_validator
 from pydantic.alias_generators import to_camel
@@ -97,11 +97,23 @@ class UpdateUserRequest(Model):
     user: UpdateUser
 
 
+# quartblog's extension of the contract: drafts and scheduled posts.  Both fields are
+# optional; without them an article is published at once, as RealWorld expects.
+Status = Literal["draft", "published", "scheduled"]
+STATUS_DOC = ("quartblog extension: draft (seen only by its author and admins), published "
+              "(at publishAt, or now) or scheduled (publishAt required, in the future). "
+              "Absent: published now for a new article, unchanged for an update.")
+PUBLISH_AT_DOC = ("quartblog extension: when the article appears (ISO 8601; without an offset, "
+                  "UTC). A future time on a published article schedules it.")
+
+
 class NewArticle(Model):
     title: NonBlank
     description: NonBlank
     body: NonBlank
     tag_list: list[str] | None = None
+    status: Status | None = Field(None, description=STATUS_DOC)
+    publish_at: datetime | None = Field(None, description=PUBLISH_AT_DOC)
 
 
 class NewArticleRequest(Model):
@@ -115,6 +127,8 @@ class UpdateArticle(Model):
     description: str | None = None
     body: str | None = None
     tag_list: list[str] | None = None
+    status: Status | None = Field(None, description=STATUS_DOC)
+    publish_at: datetime | None = Field(None, description=PUBLISH_AT_DOC)
 
 
 class UpdateArticleRequest(Model):
@@ -190,10 +204,21 @@ class ArticleSummary(Model):
     favorited: bool
     favorites_count: int
     author: ProfileOut
+    # quartblog extension, sent only to the article's author (and admins), for a draft or a
+    # scheduled article or when the request used the extension: a published article's
+    # answer is exactly the contract's otherwise.
+    status: Status | None = Field(None, exclude_if=lambda value: value is None, description=(
+        "quartblog extension, only for the article's author and admins: draft, scheduled or published"))
+    publish_at: Timestamp | None = Field(None, exclude_if=lambda value: value is None, description=(
+        "quartblog extension, only for the article's author and admins: when it appears or appeared"))
 
     @classmethod
-    def of(cls, view: PostView, **extra) -> "ArticleSummary":
+    def of(cls, view: PostView, viewer: User | None = None, extended: bool = False,
+           **extra) -> "ArticleSummary":
         post = view.post
+        if (viewer is not None and (viewer.id == post.author_id or viewer.is_admin)
+                and (extended or post.state != "published")):
+            extra.update(status=post.state, publish_at=post.published_at)
         return cls(
             slug=post.slug, title=post.title, description=post.description, tag_list=view.tags,
             created_at=post.created_at, updated_at=post.updated_at, favorited=view.favorited,
@@ -206,16 +231,16 @@ class Article(ArticleSummary):
     body: str
 
     @classmethod
-    def of(cls, view: PostView) -> "Article":
-        return super().of(view, body=view.post.body)
+    def of(cls, view: PostView, viewer: User | None = None, extended: bool = False) -> "Article":
+        return super().of(view, viewer, extended, body=view.post.body)
 
 
 class ArticleResponse(Model):
     article: Article
 
     @classmethod
-    def of(cls, view: PostView) -> "ArticleResponse":
-        return cls(article=Article.of(view))
+    def of(cls, view: PostView, viewer: User | None = None, extended: bool = False) -> "ArticleResponse":
+        return cls(article=Article.of(view, viewer, extended))
 
 
 class ArticlesResponse(Model):

@@ -12,6 +12,7 @@ from ..models import Comment, Post, User
 from ..types import utcnow
 from .text import check_text
 from .errors import Errors, Message, N_, NotFound, PermissionDenied
+from .posts import visible_post_id
 from .users import following_expr
 
 COMMENT_MAX = 10_000
@@ -49,12 +50,11 @@ async def list_comments(session: AsyncSession, post_id: int, *, viewer_id: int |
 
 
 async def list_comments_for_slug(session: AsyncSession, slug: str, *,
-                                 viewer_id: int | None = None) -> list[CommentView]:
-    """Comments of the post with this slug (NotFound for an unknown slug), in two statements."""
-    post_id = await session.scalar(select(Post.id).where(Post.slug == slug))
-    if post_id is None:
-        raise NotFound("article")
-    return await list_comments(session, post_id, viewer_id=viewer_id)
+                                 viewer: User | None = None) -> list[CommentView]:
+    """Comments of the post with this slug (NotFound for an unknown slug, or a draft or
+    scheduled post ``viewer`` may not see), in two statements."""
+    post_id = await visible_post_id(session, slug, viewer)
+    return await list_comments(session, post_id, viewer_id=viewer.id if viewer else None)
 
 
 async def add_comment(session: AsyncSession, author: User, slug: str, body: str | None) -> CommentView:
@@ -65,9 +65,7 @@ async def add_comment(session: AsyncSession, author: User, slug: str, body: str 
         errors.add("body", Message("is too long (maximum is %(maximum)d characters)", maximum=COMMENT_MAX))
     else:
         check_text(errors, "body", body, multiline=True)
-    post_id = await session.scalar(select(Post.id).where(Post.slug == slug))
-    if post_id is None:
-        raise NotFound("article")
+    post_id = await visible_post_id(session, slug, author)
     errors.raise_if_any()
     now = utcnow()
     comment = Comment(body=body.strip(), post_id=post_id, author_id=author.id,

@@ -1,5 +1,12 @@
 """Posts: lists (home, tag, author, favorites, feed), single posts, writing, favorites.
 
+A post is a draft, scheduled or published (``PostRow.state``).  What is stored is
+``status`` (draft/published) and ``published_at`` (UTC): a published post whose
+time has not come is scheduled.  Lists show only ``public_condition`` (status
+published and published_at <= now), so a scheduled post appears at its time with
+nothing running then; a single post that is not public is found only by its
+author and admins (``NotFound`` for everyone else: its existence does not leak).
+
 Reading is done in a fixed number of statements whatever the page size:
 
 1. ``count``: how many posts match (for page links and ``articlesCount``);
@@ -16,7 +23,7 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from functools import lru_cache
 
 from slugify import slugify
@@ -27,7 +34,7 @@ from sqlalchemy.dialects.mysql import match as mysql_match
 from sqlalchemy.sql import Select
 
 from ..markdown import plain_summary
-from ..models import Comment, Post, Tag, User, favorites, follows, post_tags
+from ..models import Comment, Post, PostStatus, Tag, User, favorites, follows, post_tags
 from ..types import utcnow
 from .text import check_text
 from .errors import Errors, Message, N_, NotFound, PermissionDenied, ValidationFailed
@@ -66,6 +73,17 @@ class PostRow:
     author_id: int
     view_count: int
     author: AuthorRow
+    status: str = PostStatus.PUBLISHED.value
+    published_at: datetime | None = None
+
+    @property
+    def state(self) -> str:
+        """``draft``, ``scheduled`` or ``published``, as of now."""
+        return post_state(self.status, self.published_at)
+
+    @property
+    def is_public(self) -> bool:
+        return self.state == PUBLISHED
 
 
 @dataclass(slots=True)
@@ -112,28 +130,58 @@ class PostPage:
         return self.offset > 0
 
 
+DRAFT, SCHEDULED, PUBLISHED = "draft", "scheduled", "published"
+STATES = (DRAFT, PUBLISHED, SCHEDULED)
+
+
+def post_state(status: str | PostStatus, published_at: datetime | None, now: datetime | None = None) -> str:
+    if PostStatus(status) is PostStatus.DRAFT or published_at is None:
+        return DRAFT
+    return SCHEDULED if published_at > (now or utcnow()) else PUBLISHED
+
+
+def public_condition(now: datetime):
+    """The posts everyone may see: published, and their time has come."""
+    return (Post.status == PostStatus.PUBLISHED) & (Post.published_at <= now)
+
+
+def may_see(post: PostRow | Post, viewer_id: int | None, admin: bool = False) -> bool:
+    """Drafts and scheduled posts: their author and admins only."""
+    return admin or post_state(post.status, post.published_at) == PUBLISHED or (
+        viewer_id is not None and viewer_id == post.author_id)
+
+
 @dataclass
 class PostFilter:
-    """Which posts a list shows: any combination of these."""
+    """Which posts a list shows: any combination of these.  Lists show public posts
+    only, newest published first; ``unpublished_of`` lists that author's drafts and
+    scheduled posts instead (most recently changed first)."""
 
     tag: str | None = None
     author: str | None = None          # username
     favorited_by: str | None = None    # username
     feed_of: int | None = None         # user id: posts by the people they follow
     search: str | None = None          # words in title or body
+    unpublished_of: int | None = None  # user id: their drafts and scheduled posts
 
 
 # --- reading -------------------------------------------------------------------------
 
-def _filter_params(flt: PostFilter) -> dict:
+def _filter_params(flt: PostFilter, now: datetime) -> dict:
     """The bind parameters of ``_filtered``'s conditions."""
     return {"tag": normalize_tag(flt.tag) if flt.tag is not None else None,
-            "author": flt.author, "fan": flt.favorited_by, "feed_of": flt.feed_of}
+            "author": flt.author, "fan": flt.favorited_by, "feed_of": flt.feed_of,
+            "unpublished_of": flt.unpublished_of, "now": now}
 
 
 def _filtered(query: Select, flt: PostFilter, dialect: str = "") -> Select:
     """``query`` narrowed to the filter's posts.  Values are bind parameters
     (``_filter_params``), so the statement depends only on which filters are set."""
+    public = public_condition(bindparam("now"))
+    if flt.unpublished_of is not None:
+        query = query.where(Post.author_id == bindparam("unpublished_of", type_=Integer), ~public)
+    else:
+        query = query.where(public)
     if flt.tag is not None:
         tag_ids = select(Tag.id).where(Tag.name == bindparam("tag"))
         query = query.where(Post.id.in_(
@@ -160,20 +208,25 @@ def _list_statements(flt: PostFilter, dialect: str) -> tuple[Select, Select]:
     shape = PostFilter(tag="" if flt.tag is not None else None,
                        author="" if flt.author is not None else None,
                        favorited_by="" if flt.favorited_by is not None else None,
-                       feed_of=0 if flt.feed_of is not None else None)
-    return _cached_list_statements(shape.tag, shape.author, shape.favorited_by, shape.feed_of, dialect)
+                       feed_of=0 if flt.feed_of is not None else None,
+                       unpublished_of=0 if flt.unpublished_of is not None else None)
+    return _cached_list_statements(shape.tag, shape.author, shape.favorited_by, shape.feed_of,
+                                   shape.unpublished_of, dialect)
 
 
 @lru_cache(maxsize=64)
-def _cached_list_statements(tag, author, favorited_by, feed_of, dialect: str) -> tuple[Select, Select]:
+def _cached_list_statements(tag, author, favorited_by, feed_of, unpublished_of,
+                            dialect: str) -> tuple[Select, Select]:
     return _build_list_statements(PostFilter(tag=tag, author=author, favorited_by=favorited_by,
-                                             feed_of=feed_of), dialect)
+                                             feed_of=feed_of, unpublished_of=unpublished_of), dialect)
 
 
 def _build_list_statements(flt: PostFilter, dialect: str) -> tuple[Select, Select]:
     count = _filtered(select(func.count(Post.id)), flt, dialect)
-    ids = (_filtered(select(Post.id), flt, dialect)
-           .order_by(Post.created_at.desc(), Post.id.desc())
+    # Public lists newest published first; a writer's drafts most recently changed first.
+    order = ((Post.updated_at.desc(), Post.id.desc()) if flt.unpublished_of is not None
+             else (Post.published_at.desc(), Post.id.desc()))
+    ids = (_filtered(select(Post.id), flt, dialect).order_by(*order)
            .limit(bindparam("limit", type_=Integer)).offset(bindparam("offset", type_=Integer)))
     return count, ids
 
@@ -216,7 +269,7 @@ def _search_conditions(text: str, dialect: str) -> list:
 
 
 _POST_COLUMNS = (Post.id, Post.slug, Post.title, Post.description, Post.created_at,
-                 Post.updated_at, Post.author_id, Post.view_count)
+                 Post.updated_at, Post.author_id, Post.view_count, Post.status, Post.published_at)
 _AUTHOR_COLUMNS = (User.username, User.bio, User.image)
 
 
@@ -262,7 +315,8 @@ def _to_view(row) -> PostView:
     author = AuthorRow(id=row.author_id, username=row.username, bio=row.bio, image=row.image)
     post = PostRow(id=row.id, slug=row.slug, title=row.title, description=row.description,
                    body=row.body, created_at=row.created_at, updated_at=row.updated_at,
-                   author_id=row.author_id, view_count=row.view_count, author=author)
+                   author_id=row.author_id, view_count=row.view_count, author=author,
+                   status=PostStatus(row.status).value, published_at=row.published_at)
     return PostView(
         post=post,
         tags=sorted(row.tag_names.split(",")) if row.tag_names else [],
@@ -283,7 +337,7 @@ async def list_posts(session: AsyncSession, flt: PostFilter | None = None, *,
     if offset < 0:
         raise ValidationFailed.one("offset", "must not be negative")
     count, page_ids = _list_statements(flt, session.get_bind().dialect.name)
-    params = _filter_params(flt)
+    params = _filter_params(flt, utcnow())  # one instant for both statements
     total = await session.scalar(count, params) or 0
     if offset >= total:
         return PostPage(items=[], total=total, limit=limit, offset=offset)
@@ -303,12 +357,27 @@ async def load_views(session: AsyncSession, ids: list[int], *, viewer_id: int | 
     return [by_id[i] for i in ids if i in by_id]
 
 
-async def get_post_view(session: AsyncSession, slug: str, *, viewer_id: int | None = None) -> PostView:
+async def get_post_view(session: AsyncSession, slug: str, *, viewer_id: int | None = None,
+                        admin: bool = False) -> PostView:
+    """The post with this slug, if this viewer may see it (``may_see``), else NotFound:
+    a draft or a scheduled post looks like no post at all to anyone else."""
     statement = _views_statement(by_slug=True, with_body=True, has_viewer=viewer_id is not None)
     row = (await session.execute(statement, {"slug": slug, "viewer_id": viewer_id})).first()
     if row is None:
         raise NotFound("article")
-    return _to_view(row)
+    view = _to_view(row)
+    if not may_see(view.post, viewer_id, admin):
+        raise NotFound("article")
+    return view
+
+
+async def visible_post_id(session: AsyncSession, slug: str, viewer: User | None) -> int:
+    """The id of the post with this slug if ``viewer`` may see it, else NotFound."""
+    row = (await session.execute(select(Post.id, Post.author_id, Post.status, Post.published_at)
+                                 .where(Post.slug == slug))).first()
+    if row is None or not may_see(row, viewer.id if viewer else None, bool(viewer and viewer.is_admin)):
+        raise NotFound("article")
+    return row.id
 
 
 async def record_view(session: AsyncSession, slug: str) -> None:
@@ -348,6 +417,57 @@ def _check_fields(errors: Errors, *, title: str | None, description: str | None,
             errors.add("body", Message("is too long (maximum is %(maximum)d characters)", maximum=BODY_MAX))
         else:
             check_text(errors, "body", body, multiline=True)
+
+
+# Publish times the databases all store (MySQL's DATETIME starts at year 1000).
+PUBLISH_AT_MIN = datetime(1970, 1, 1, tzinfo=timezone.utc)
+PUBLISH_AT_MAX = datetime(9999, 1, 1, tzinfo=timezone.utc)
+
+
+def _publication(errors: Errors, status: str | None, publish_at: datetime | None, *,
+                 current: Post | None = None) -> tuple[PostStatus, datetime | None] | None:
+    """The (status, published_at) to store for what the writer asked, or None to leave
+    them alone (an update that names neither).  ``status``: ``draft``, ``published``
+    (at ``publish_at``, or now; a post already published keeps its time) or
+    ``scheduled`` (``publish_at`` required, in the future); none means published for a
+    new post and the same state for an edited one."""
+    now = utcnow()
+    if publish_at is not None:
+        if publish_at.tzinfo is None:
+            publish_at = publish_at.replace(tzinfo=timezone.utc)
+        if not PUBLISH_AT_MIN <= publish_at < PUBLISH_AT_MAX:
+            errors.add("publishAt", N_("is not a possible date"))
+            return None
+    if status is not None and status not in STATES:
+        errors.add("status", N_("must be draft, published or scheduled"))
+        return None
+    if status is None:
+        if current is None:
+            status = PUBLISHED
+        elif publish_at is None:
+            return None
+        else:
+            status = post_state(current.status, current.published_at, now)
+            if status == SCHEDULED:
+                status = PUBLISHED  # a new time, past or future
+    if status == DRAFT:
+        if publish_at is not None:
+            errors.add("publishAt", N_("can't be set on a draft"))
+            return None
+        return PostStatus.DRAFT, None
+    if status == SCHEDULED:
+        if publish_at is None:
+            errors.add("publishAt", N_("is needed to schedule a post"))
+            return None
+        if publish_at <= now:
+            errors.add("publishAt", N_("must be in the future to schedule a post"))
+            return None
+        return PostStatus.PUBLISHED, publish_at
+    if publish_at is not None:
+        return PostStatus.PUBLISHED, publish_at
+    if current is not None and post_state(current.status, current.published_at, now) == PUBLISHED:
+        return PostStatus.PUBLISHED, current.published_at  # already out: keeps its date
+    return PostStatus.PUBLISHED, now
 
 
 def _description(description: str | None, body: str) -> str:
@@ -393,21 +513,25 @@ async def _set_tags(session: AsyncSession, post_id: int, names: list[str]) -> No
 
 async def create_post(session: AsyncSession, author: User, *, title: str | None,
                       description: str | None, body: str | None,
-                      tags: str | list[str] | None = None) -> PostView:
+                      tags: str | list[str] | None = None, status: str | None = None,
+                      publish_at: datetime | None = None) -> PostView:
+    """A new post: published now unless ``status``/``publish_at`` say otherwise
+    (``_publication``)."""
     if not author.can_write:
         raise PermissionDenied(N_("readers cannot write posts"))
     errors = Errors()
     _check_fields(errors, title=title, description=description, body=body, creating=True)
     names = normalize_tags(tags, errors)
+    publication = _publication(errors, status, publish_at)
     errors.raise_if_any()
-    assert title is not None and body is not None
+    assert title is not None and body is not None and publication is not None
     now = utcnow()
     base, lost = base_slug(title.strip()), set()
     while True:
         post = Post(
             slug=await _free_slug(session, base, lost), title=title.strip(),
             description=_description(description, body), body=body, author_id=author.id,
-            created_at=now, updated_at=now,
+            created_at=now, updated_at=now, status=publication[0], published_at=publication[1],
         )
         try:
             # A duplicate key fails only the statement (MySQL, SQLite) or the
@@ -421,13 +545,13 @@ async def create_post(session: AsyncSession, author: User, *, title: str | None,
                 raise
             lost.add(post.slug)  # taken meanwhile by a concurrent writer: pick again
     await _set_tags(session, post.id, names)
-    return await get_post_view(session, post.slug, viewer_id=author.id)
+    return await get_post_view(session, post.slug, viewer_id=author.id, admin=author.is_admin)
 
 
 async def get_post_for_edit(session: AsyncSession, actor: User, slug: str) -> Post:
     post = await session.scalar(select(Post).where(Post.slug == slug))
-    if post is None:
-        raise NotFound("article")
+    if post is None or not may_see(post, actor.id, actor.is_admin):
+        raise NotFound("article")  # someone else's draft: as if there were none
     if not can_edit(actor, post):
         raise PermissionDenied(N_("only the author or an admin can change this post"))
     return post
@@ -435,14 +559,19 @@ async def get_post_for_edit(session: AsyncSession, actor: User, slug: str) -> Po
 
 async def update_post(session: AsyncSession, actor: User, slug: str, *, title: str | None = None,
                       description: str | None = None, body: str | None = None,
-                      tags: str | list[str] | None = None) -> PostView:
+                      tags: str | list[str] | None = None, status: str | None = None,
+                      publish_at: datetime | None = None) -> PostView:
     """Change the given fields; None leaves a field alone. The slug never changes,
-    so links to the post keep working after its title is edited."""
+    so links to the post keep working after its title is edited.  ``status`` and
+    ``publish_at``: see ``_publication`` (a published post can go back to draft)."""
     post = await get_post_for_edit(session, actor, slug)
     errors = Errors()
     _check_fields(errors, title=title, description=description, body=body, creating=False)
     names = normalize_tags(tags, errors) if tags is not None else None
+    publication = _publication(errors, status, publish_at, current=post)
     errors.raise_if_any()
+    if publication is not None:
+        post.status, post.published_at = publication
     if title is not None:
         post.title = title.strip()
     if body is not None:
@@ -453,7 +582,7 @@ async def update_post(session: AsyncSession, actor: User, slug: str, *, title: s
     await session.flush()
     if names is not None:
         await _set_tags(session, post.id, names)
-    return await get_post_view(session, post.slug, viewer_id=actor.id)
+    return await get_post_view(session, post.slug, viewer_id=actor.id, admin=actor.is_admin)
 
 
 async def delete_post(session: AsyncSession, actor: User, slug: str) -> None:
@@ -464,24 +593,17 @@ async def delete_post(session: AsyncSession, actor: User, slug: str) -> None:
 
 # --- favorites --------------------------------------------------------------------------
 
-async def _post_id(session: AsyncSession, slug: str) -> int:
-    post_id = await session.scalar(select(Post.id).where(Post.slug == slug))
-    if post_id is None:
-        raise NotFound("article")
-    return post_id
-
-
 async def favorite(session: AsyncSession, user: User, slug: str) -> PostView:
-    post_id = await _post_id(session, slug)
+    post_id = await visible_post_id(session, slug, user)
     # A double click: the second insert finds the first one's row and does nothing.
     await insert_missing(session, favorites, [{"user_id": user.id, "post_id": post_id,
                                                "created_at": utcnow()}], ["user_id", "post_id"])
-    return await get_post_view(session, slug, viewer_id=user.id)
+    return await get_post_view(session, slug, viewer_id=user.id, admin=user.is_admin)
 
 
 async def unfavorite(session: AsyncSession, user: User, slug: str) -> PostView:
-    post_id = await _post_id(session, slug)
+    post_id = await visible_post_id(session, slug, user)
     await session.execute(delete(favorites).where(
         favorites.c.user_id == user.id, favorites.c.post_id == post_id))
-    return await get_post_view(session, slug, viewer_id=user.id)
+    return await get_post_view(session, slug, viewer_id=user.id, admin=user.is_admin)
 

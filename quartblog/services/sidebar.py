@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from sqlalchemy import Integer, cast, func, literal, null, select, union_all
+from sqlalchemy import Integer, bindparam, cast, func, literal, null, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..models import Post, Tag, post_tags
+from ..types import utcnow
+from .posts import public_condition
 
 
 @dataclass
@@ -19,7 +21,7 @@ class Sidebar:
 
 async def load_sidebar(session: AsyncSession, size: int = 5) -> Sidebar:
     """Both lists in one round trip: a UNION ALL of two small queries."""
-    rows = (await session.execute(_statement(size))).all()
+    rows = (await session.execute(_statement(size), {"now": utcnow()})).all()  # no drafts, nothing scheduled yet
     # UNION ALL keeps no order: sort each part again (five rows each)
     posts = sorted((r for r in rows if r.kind == 0), key=lambda r: (r.at, r.pid), reverse=True)
     tags = sorted((r for r in rows if r.kind == 1), key=lambda r: (-int(r.n), r.a))
@@ -28,15 +30,18 @@ async def load_sidebar(session: AsyncSession, size: int = 5) -> Sidebar:
 
 @lru_cache(maxsize=8)
 def _statement(size: int):
-    """Built once per size: building it costs more than running it."""
+    """Built once per size: building it costs more than running it.  ``now`` is a
+    bind parameter (drafts and posts scheduled later are left out)."""
+    public = public_condition(bindparam("now"))
     recent = (
-        select(Post.slug.label("a"), Post.title.label("b"), Post.created_at.label("at"), Post.id.label("pid"))
-        .order_by(Post.created_at.desc(), Post.id.desc()).limit(size).subquery()
+        select(Post.slug.label("a"), Post.title.label("b"), Post.published_at.label("at"), Post.id.label("pid"))
+        .where(public).order_by(Post.published_at.desc(), Post.id.desc()).limit(size).subquery()
     )
     uses = func.count(post_tags.c.post_id)
     popular = (
         select(Tag.name.label("a"), uses.label("n"))
         .join(post_tags, post_tags.c.tag_id == Tag.id)
+        .join(Post, Post.id == post_tags.c.post_id).where(public)
         .group_by(Tag.id, Tag.name).order_by(uses.desc(), Tag.name).limit(size).subquery()
     )
     return union_all(

@@ -8,7 +8,8 @@ import unicodedata
 from sqlalchemy import literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..models import Tag, post_tags
+from ..models import Post, Tag, post_tags
+from ..types import utcnow
 from .errors import Errors, Message, N_
 from .text import has_control_characters
 from .upsert import insert_missing
@@ -75,8 +76,12 @@ async def get_or_create_tags(session: AsyncSession, names: list[str]) -> list[in
 
 
 async def all_tag_names(session: AsyncSession) -> list[str]:
-    """Every tag that is on at least one post, sorted by name."""
+    """Every tag that is on at least one public post (no drafts, nothing scheduled
+    yet), sorted by name."""
+    from .posts import public_condition  # posts imports this module
+
     # A correlated probe with LIMIT 1: one index lookup per tag.  (MariaDB turns a
     # plain EXISTS into a semi-join that reads the whole post_tags table.)
-    used = select(literal(1)).where(post_tags.c.tag_id == Tag.id).limit(1).scalar_subquery()
+    used = (select(literal(1)).select_from(post_tags.join(Post, Post.id == post_tags.c.post_id))
+            .where(post_tags.c.tag_id == Tag.id, public_condition(utcnow())).limit(1).scalar_subquery())
     return list(await session.scalars(select(Tag.name).where(used.is_not(None)).order_by(Tag.name)))

@@ -39,4 +39,4 @@ def init_app(app: Quart) -> None:
     i18n.init_app(app)  # the language of the pages: Babel catalogs, Jinja's i18n extension
 
 
-from . import accounts, admin, csrf, editor, feeds, helpers, i18n, identity, social, uploads, views  # noqa: E402,F401
+from . import accounts, admin, csrf, editor, feeds, helpers, i18n, identity, seo, social, uploads, views  # noqa: E402,F401

@@ -142,6 +142,9 @@ FIELD_NAMES = {
     "image": N_("The image URL"),
     "bio": N_("The bio"),
     "role": N_("Role"),
+    "publish_at": N_("The publish time"),
+    "publishAt": N_("The publish time"),
+    "timezone": N_("The time zone"),
 }
 # Messages that say something about their field start like this; the others are sentences
 # of their own ("the email or the password is wrong") and are shown without the field's name.

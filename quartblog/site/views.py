@@ -40,7 +40,8 @@ async def render_post(slug: str, *, status: int = 200, **context: Any):
     """The post page; also shown again, with messages, when a comment is refused."""
     session = get_session()
     user = viewer()
-    view = await posts.get_post_view(session, slug, viewer_id=viewer_id())
+    view = await posts.get_post_view(session, slug, viewer_id=viewer_id(),
+                                     admin=bool(user and user.is_admin))  # else drafts are 404
     thread = await comments.list_comments(session, view.post.id, viewer_id=viewer_id())
     html = await render_template(
         "site/post.html",
@@ -101,6 +102,16 @@ async def favorites(username: str):
 @login_required
 async def feed():
     return await render_template("site/feed.html", listing=await _list(PostFilter(feed_of=viewer_id())))
+
+
+@blueprint.get("/drafts")
+@login_required
+async def drafts():
+    """The signed-in writer's drafts and scheduled posts (nobody else's: not even an admin's list)."""
+    limit, offset = page_window()
+    listing = await posts.list_posts(get_session(), PostFilter(unpublished_of=viewer_id()), limit=limit,
+                                     offset=offset, viewer_id=viewer_id(), with_body=False)
+    return await render_template("site/drafts.html", listing=listing)
 
 
 @blueprint.get("/search")

@@ -14,7 +14,7 @@ from quartblog.services import uploads
 from tests import images
 from tests.factories import make_user
 
-from .conftest import PASSWORD, errors_of, register
+from .conftest import errors_of
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 

@@ -138,9 +138,18 @@ def test_a_person_signs_up_writes_a_post_and_comments_on_it(server, page):
     page.get_by_label("Text (Markdown)").fill(
         "Written **in a real browser**.\n\n- one\n- two\n\n<script>alert('x')</script>")
     page.get_by_label("Tags").fill("testing, 端到端")
+    # the live preview beside the text (site.js, POST /preview) and the word count
+    expect(page.locator(".live-preview strong")).to_have_text("in a real browser")
+    expect(page.locator(".live-preview")).to_contain_text("<script>alert('x')</script>")  # as text
+    expect(page.locator(".word-count")).to_have_text("8 words")
+    page.get_by_label("Text (Markdown)").press_sequentially(" 你好")
+    expect(page.locator(".word-count")).to_have_text("10 words")
+    # the time-zone select starts at the browser's own zone
+    own_zone = page.evaluate("Intl.DateTimeFormat().resolvedOptions().timeZone")
+    expect(page.locator("#timezone")).to_have_value(own_zone)
     page.get_by_role("button", name="Preview").click()
     expect(page.locator(".preview strong")).to_have_text("in a real browser")
-    page.get_by_role("button", name="Publish").click()
+    page.get_by_role("button", name="Publish", exact=True).click()
 
     expect(page.get_by_text("Your post is published.")).to_be_visible()
     expect(page.get_by_role("heading", level=1)).to_have_text("Notes from the browser")
@@ -213,7 +222,7 @@ def test_a_chinese_reader_signs_up_and_writes_in_chinese(server, page):
     page.get_by_role("button", name="预览").click()
     expect(page.locator(".preview strong")).to_have_text("第一篇")
     page.screenshot(path=str(ARTIFACTS / "editor-zh.png"), full_page=True)
-    page.get_by_role("button", name="发布").click()
+    page.get_by_role("button", name="发布", exact=True).click()
 
     expect(page.get_by_text("文章已发布。")).to_be_visible()
     expect(page.get_by_role("heading", level=1)).to_have_text("轻博客：用 Quart 写一个异步博客")

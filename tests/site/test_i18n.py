@@ -168,7 +168,7 @@ async def test_dates_and_counts_follow_the_language(client, db_session):
     await comments.add_comment(db_session, otto, view.post.slug, "First!")
     await db_session.commit()
     when = datetime(2026, 3, 7, 9, 5, tzinfo=timezone.utc)
-    await db_session.execute(update(Post).values(created_at=when, updated_at=when, view_count=1234))
+    await db_session.execute(update(Post).values(created_at=when, updated_at=when, published_at=when, view_count=1234))
     await db_session.execute(update(Comment).values(created_at=when, updated_at=when))
     await db_session.commit()
     url = f"/posts/{view.post.slug}"
