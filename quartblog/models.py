@@ -26,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from .services.search import search_text
 from .types import LongText, UTCDateTime, utcnow
 
 NAMING_CONVENTION = {
@@ -44,9 +45,20 @@ MYSQL_TABLE_ARGS = {
 }
 
 
-# The full-text index on posts(title, body), on the databases that have one.
-FULLTEXT_INDEX = "ix_posts_fulltext"
+# Search (services/search.py): posts.search_text, indexed by FULLTEXT on MySQL/MariaDB
+# and by trigrams (pg_trgm, GIN) on PostgreSQL; SQLite reads the column.
+FULLTEXT_INDEX = "ix_posts_search_text"
 FULLTEXT_DIALECTS = ("mysql", "mariadb")
+TRIGRAM_INDEX = "ix_posts_search_text_trgm"
+TRIGRAM_DIALECTS = ("postgresql",)
+# Compared byte for byte on MySQL/MariaDB (the app folds case), as elsewhere.
+SEARCH_TEXT_TYPE = Text().with_variant(mysql.MEDIUMTEXT(collation="utf8mb4_bin"), "mysql", "mariadb")
+
+
+def _search_text_default(context) -> str:
+    """posts.search_text for a row inserted without one (seeding, bulk inserts)."""
+    params = context.get_current_parameters()
+    return search_text(params.get("title"), params.get("body"))
 
 
 class Base(DeclarativeBase):
@@ -64,6 +76,8 @@ post_tags = Table(
     Base.metadata,
     Column("post_id", ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True),
     Column("tag_id", ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True),
+    # The tag's place in the post's list, as the author wrote them (0 first).
+    Column("position", Integer, nullable=False, server_default="0"),
     Index("ix_post_tags_tag_id_post_id", "tag_id", "post_id"),
     **MYSQL_TABLE_ARGS,
 )
@@ -152,10 +166,11 @@ class Post(Base):
         Index("ix_posts_created_at_id", "created_at", "id"),
         # Posts of an author, newest first.
         Index("ix_posts_author_id_created_at", "author_id", "created_at"),
-        # Search on MySQL/MariaDB: MATCH (title, body) AGAINST (...). Other databases
-        # have no such index (ddl_if; autogenerate skips it there: migrations.include_object_for)
-        # and search with LIKE.
-        Index(FULLTEXT_INDEX, "title", "body", mysql_prefix="FULLTEXT").ddl_if(dialect=FULLTEXT_DIALECTS),
+        # Search: each index exists on its databases only (ddl_if; autogenerate skips it
+        # elsewhere: migrations.include_object_for).
+        Index(FULLTEXT_INDEX, "search_text", mysql_prefix="FULLTEXT").ddl_if(dialect=FULLTEXT_DIALECTS),
+        Index(TRIGRAM_INDEX, "search_text", postgresql_using="gin",
+              postgresql_ops={"search_text": "gin_trgm_ops"}).ddl_if(dialect=TRIGRAM_DIALECTS),
         MYSQL_TABLE_ARGS,
     )
 
@@ -168,10 +183,14 @@ class Post(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     view_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The normalized words of title and body (services/search.py), written with them;
+    # never loaded with the post (deferred, raising if touched unloaded).
+    search_text: Mapped[str | None] = mapped_column(
+        SEARCH_TEXT_TYPE, default=_search_text_default, deferred=True, deferred_raiseload=True)
 
     author: Mapped[User] = relationship(back_populates="posts", lazy="raise")
     tags: Mapped[list[Tag]] = relationship(
-        secondary=post_tags, lazy="raise", order_by=Tag.name
+        secondary=post_tags, lazy="raise", order_by=(post_tags.c.position, Tag.name)
     )
     comments: Mapped[list["Comment"]] = relationship(
         back_populates="post",
@@ -182,7 +201,7 @@ class Post(Base):
 
     @property
     def tag_names(self) -> list[str]:
-        return sorted(tag.name for tag in self.tags)
+        return [tag.name for tag in self.tags]
 
     def __repr__(self) -> str:
         return f"<Post {self.id} {self.slug!r}>"
