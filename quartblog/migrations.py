@@ -48,12 +48,15 @@ LOCK_TIMEOUT_SECONDS = 300
 
 
 def include_object_for(dialect_name: str):
-    """Autogenerate's filter (env.py, the tests): the FULLTEXT index exists only on
-    MySQL/MariaDB, so elsewhere it is not reported as missing."""
-    from .models import FULLTEXT_DIALECTS, FULLTEXT_INDEX
+    """Autogenerate's filter (env.py, the tests): the search indexes exist only on their
+    databases (FULLTEXT on MySQL/MariaDB, trigram on PostgreSQL), so elsewhere they are
+    not reported as missing."""
+    from .models import FULLTEXT_DIALECTS, FULLTEXT_INDEX, TRIGRAM_DIALECTS, TRIGRAM_INDEX
+
+    only_on = {FULLTEXT_INDEX: FULLTEXT_DIALECTS, TRIGRAM_INDEX: TRIGRAM_DIALECTS}
 
     def include_object(obj, name, type_, reflected, compare_to) -> bool:
-        return not (type_ == "index" and name == FULLTEXT_INDEX and dialect_name not in FULLTEXT_DIALECTS)
+        return not (type_ == "index" and name in only_on and dialect_name not in only_on[name])
 
     return include_object
 

@@ -28,6 +28,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.schema import PrimaryKeyConstraint
 
+from .services.search import search_text
 from .types import LongText, UTCDateTime, utcnow
 
 NAMING_CONVENTION = {
@@ -59,9 +60,20 @@ MYSQL_TABLE_ARGS = {
 }
 
 
-# The full-text index on posts(title, body), on the databases that have one.
-FULLTEXT_INDEX = "ix_posts_fulltext"
+# Search (services/search.py): posts.search_text, indexed by FULLTEXT on MySQL/MariaDB
+# and by trigrams (pg_trgm, GIN) on PostgreSQL; SQLite reads the column.
+FULLTEXT_INDEX = "ix_posts_search_text"
 FULLTEXT_DIALECTS = ("mysql", "mariadb")
+TRIGRAM_INDEX = "ix_posts_search_text_trgm"
+TRIGRAM_DIALECTS = ("postgresql",)
+# Compared byte for byte on MySQL/MariaDB (the app folds case), as elsewhere.
+SEARCH_TEXT_TYPE = Text().with_variant(mysql.MEDIUMTEXT(collation="utf8mb4_bin"), "mysql", "mariadb")
+
+
+def _search_text_default(context) -> str:
+    """posts.search_text for a row inserted without one (seeding, bulk inserts)."""
+    params = context.get_current_parameters()
+    return search_text(params.get("title"), params.get("body"))
 
 
 class Base(DeclarativeBase):
@@ -79,6 +91,8 @@ post_tags = Table(
     Base.metadata,
     Column("post_id", ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True),
     Column("tag_id", ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True),
+    # The tag's place in the post's list, as the author wrote them (0 first).
+    Column("position", Integer, nullable=False, server_default="0"),
     Index("ix_post_tags_tag_id_post_id", "tag_id", "post_id"),
     **MYSQL_TABLE_ARGS,
 )
@@ -176,10 +190,11 @@ class Post(Base):
         Index("ix_posts_status_published_at_id", "status", "published_at", "id"),
         # Posts of an author, newest first (also the foreign key's index on MySQL).
         Index("ix_posts_author_id_published_at", "author_id", "published_at"),
-        # Search on MySQL/MariaDB: MATCH (title, body) AGAINST (...). Other databases
-        # have no such index (ddl_if; autogenerate skips it there: migrations.include_object_for)
-        # and search with LIKE.
-        Index(FULLTEXT_INDEX, "title", "body", mysql_prefix="FULLTEXT").ddl_if(dialect=FULLTEXT_DIALECTS),
+        # Search: each index exists on its databases only (ddl_if; autogenerate skips it
+        # elsewhere: migrations.include_object_for).
+        Index(FULLTEXT_INDEX, "search_text", mysql_prefix="FULLTEXT").ddl_if(dialect=FULLTEXT_DIALECTS),
+        Index(TRIGRAM_INDEX, "search_text", postgresql_using="gin",
+              postgresql_ops={"search_text": "gin_trgm_ops"}).ddl_if(dialect=TRIGRAM_DIALECTS),
         MYSQL_TABLE_ARGS,
     )
 
@@ -206,10 +221,14 @@ class Post(Base):
     )
     # UTC; None for a draft.  Lists show posts with status published and published_at <= now.
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The normalized words of title and body (services/search.py), written with them;
+    # never loaded with the post (deferred, raising if touched unloaded).
+    search_text: Mapped[str | None] = mapped_column(
+        SEARCH_TEXT_TYPE, default=_search_text_default, deferred=True, deferred_raiseload=True)
 
     author: Mapped[User] = relationship(back_populates="posts", lazy="raise")
     tags: Mapped[list[Tag]] = relationship(
-        secondary=post_tags, lazy="raise", order_by=Tag.name
+        secondary=post_tags, lazy="raise", order_by=(post_tags.c.position, Tag.name)
     )
     comments: Mapped[list["Comment"]] = relationship(
         back_populates="post",
@@ -220,7 +239,7 @@ class Post(Base):
 
     @property
     def tag_names(self) -> list[str]:
-        return sorted(tag.name for tag in self.tags)
+        return [tag.name for tag in self.tags]
 
     def __repr__(self) -> str:
         return f"<Post {self.id} {self.slug!r}>"

@@ -2,8 +2,9 @@
 
 ``token_required`` and ``token_optional`` load the token's user (one statement)
 and pass it to the view as ``user`` (a ``User``) or ``viewer`` (``User | None``).
-A missing token is a 401 where one is required; a malformed, forged or expired
-token is a 401 wherever it is sent, so a client learns that it is logged out.
+A missing, malformed, forged or expired token (or one whose user is gone) is a 401
+where a token is required; where it is optional the request is answered as for an
+anonymous visitor, so a front end holding a stale token still shows the articles.
 A token carries a fingerprint of its user's credentials (``fp``, from the password
 hash): after a password change, every token issued before it is a 401.
 """
@@ -59,6 +60,15 @@ async def _token_user(*, required: bool) -> User | None:
         if required:
             raise Unauthorized("missing Authorization header (Token <jwt>)")
         return None
+    try:
+        return await _header_user(header)
+    except Unauthorized:
+        if required:
+            raise
+        return None  # optional: a bad token reads as no token
+
+
+async def _header_user(header: str) -> User:
     scheme, _, token = header.partition(" ")
     if scheme.lower() not in SCHEMES or not token.strip():
         raise Unauthorized("Authorization header must be 'Token <jwt>'")
@@ -82,7 +92,7 @@ def token_required(view: Callable) -> Callable:
 
 
 def token_optional(view: Callable) -> Callable:
-    """The view gets ``viewer``: the token's user, or None without a token."""
+    """The view gets ``viewer``: the token's user, or None without a valid token."""
 
     @wraps(view)
     async def wrapper(*args: Any, **kwargs: Any):

@@ -159,12 +159,12 @@ class ArticleFilters(Page):
 class ProfileOut(Model):
     username: str
     bio: str
-    image: str
+    image: str | None  # null when the user has none (a front end shows its default picture)
     following: bool
 
     @classmethod
     def of(cls, user: User, following: bool) -> "ProfileOut":
-        return cls(username=user.username, bio=user.bio or "", image=user.image or "", following=following)
+        return cls(username=user.username, bio=user.bio or "", image=user.image or None, following=following)
 
 
 class UserOut(Model):
@@ -172,7 +172,7 @@ class UserOut(Model):
     token: str
     username: str
     bio: str
-    image: str
+    image: str | None
 
 
 class UserResponse(Model):
@@ -181,7 +181,7 @@ class UserResponse(Model):
     @classmethod
     def of(cls, user: User, token: str) -> "UserResponse":
         return cls(user=UserOut(email=user.email, token=token, username=user.username,
-                                bio=user.bio or "", image=user.image or ""))
+                                bio=user.bio or "", image=user.image or None))
 
 
 class ProfileResponse(Model):

@@ -15,5 +15,5 @@ from .schemas import TagsResponse
 @cache_response
 @validate_response(TagsResponse)
 async def list_tags():
-    """Every tag on at least one article, sorted by name"""
+    """Every tag on at least one article, the most used first (ties by name)"""
     return TagsResponse(tags=await tags.all_tag_names(get_session()))

@@ -20,14 +20,13 @@ A single post is step 3 alone.
 
 from __future__ import annotations
 
-import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
 
 from slugify import slugify
-from sqlalchemy import Integer, bindparam, delete, exists, false, func, insert, null, select, update
+from sqlalchemy import Integer, String, bindparam, cast, delete, exists, false, func, insert, null, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.dialects.mysql import match as mysql_match
@@ -39,6 +38,7 @@ from ..types import utcnow
 from .text import check_text
 from .errors import Errors, Message, N_, NotFound, PermissionDenied, ValidationFailed
 from .upsert import insert_missing
+from . import search
 from .tags import get_or_create_tags, normalize_tag, normalize_tags
 from .users import following_expr
 
@@ -231,40 +231,20 @@ def _build_list_statements(flt: PostFilter, dialect: str) -> tuple[Select, Selec
     return count, ids
 
 
-# Search: every word must appear in the title or the body.  MySQL/MariaDB use the
-# FULLTEXT index (migration 0004) for the words it can index: at least 3 characters
-# (InnoDB's innodb_ft_min_token_size), not CJK (InnoDB's parser splits words only at
-# spaces and punctuation, so a Chinese word inside a sentence is not a token of its own).
-# (InnoDB's default stop words are not indexed either.) Other words, and other databases,
-# use LIKE on both columns.
+# Search: every term of the query must be in the title or the body, found in
+# posts.search_text by the same LIKE on every database; MySQL/MariaDB's FULLTEXT index
+# narrows the rows first (services/search.py, docs/architecture.md "Search").
 _FULLTEXT_DIALECTS = ("mysql", "mariadb")
-_FULLTEXT_MIN = 3
-_INNODB_STOPWORDS = frozenset(
-    "a about an are as at be by com de en for from how i in is it la of on or that the this "
-    "to was what when where who will with und www".split())
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
-_SEARCH_WORDS_MAX = 8
-
-
-def _like_condition(word: str):
-    pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    return Post.title.ilike(pattern, escape="\\") | Post.body.ilike(pattern, escape="\\")
 
 
 def _search_conditions(text: str, dialect: str) -> list:
-    words = text.split()[:_SEARCH_WORDS_MAX]
-    if dialect not in _FULLTEXT_DIALECTS:
-        return [_like_condition(word) for word in words]
-    conditions, required = [], []
-    for word in words:
-        tokens = re.findall(r"\w+", word)  # what InnoDB indexes; the rest is punctuation
-        if tokens and all(len(t) >= _FULLTEXT_MIN and not _CJK.search(t)
-                          and t.lower() not in _INNODB_STOPWORDS for t in tokens):
-            required.append('+"' + " ".join(tokens) + '"' if len(tokens) > 1 else f"+{tokens[0]}*")
-        else:
-            conditions.append(_like_condition(word))
-    if required:
-        conditions.append(mysql_match(Post.title, Post.body, against=" ".join(required)).in_boolean_mode())
+    terms = search.query_terms(text)
+    if not terms:
+        return [false()]  # nothing searchable (punctuation only): nothing found
+    conditions = [Post.search_text.like(search.like_pattern(t), escape="\\") for t in terms]
+    required = [t.match for t in terms if t.match]
+    if dialect in _FULLTEXT_DIALECTS and required:
+        conditions.append(mysql_match(Post.search_text, against=" ".join(required)).in_boolean_mode())
     return conditions
 
 
@@ -287,8 +267,10 @@ def _views_statement(*, by_slug: bool, with_body: bool, has_viewer: bool) -> Sel
     comments_count = (
         select(func.count(Comment.id)).where(Comment.post_id == Post.id).correlate(Post).scalar_subquery()
     )
+    # "position:name" pairs, sorted in Python (_tag_list): an ordered aggregate is
+    # written differently on every database.  Names hold no commas (normalize_tag).
     tag_names = (
-        select(func.aggregate_strings(Tag.name, ","))
+        select(func.aggregate_strings(cast(post_tags.c.position, String) + ":" + Tag.name, ","))
         .select_from(post_tags.join(Tag, Tag.id == post_tags.c.tag_id))
         .where(post_tags.c.post_id == Post.id).correlate(Post).scalar_subquery()
     )
@@ -311,6 +293,14 @@ def _views_statement(*, by_slug: bool, with_body: bool, has_viewer: bool) -> Sel
     return statement.where(Post.id.in_(bindparam("ids", expanding=True)))
 
 
+def _tag_list(aggregated: str | None) -> list[str]:
+    """Tag names in the order they were written, from "position:name,..." pairs."""
+    if not aggregated:
+        return []
+    pairs = (item.partition(":") for item in aggregated.split(","))
+    return [name for _, name in sorted((int(pos), name) for pos, _, name in pairs)]
+
+
 def _to_view(row) -> PostView:
     author = AuthorRow(id=row.author_id, username=row.username, bio=row.bio, image=row.image)
     post = PostRow(id=row.id, slug=row.slug, title=row.title, description=row.description,
@@ -319,7 +309,7 @@ def _to_view(row) -> PostView:
                    status=PostStatus(row.status).value, published_at=row.published_at)
     return PostView(
         post=post,
-        tags=sorted(row.tag_names.split(",")) if row.tag_names else [],
+        tags=_tag_list(row.tag_names),
         favorites_count=int(row.favorites_count or 0),
         favorited=bool(row.favorited),
         following_author=bool(row.following),
@@ -508,7 +498,8 @@ async def _set_tags(session: AsyncSession, post_id: int, names: list[str]) -> No
     await session.execute(delete(post_tags).where(post_tags.c.post_id == post_id))
     tag_ids = await get_or_create_tags(session, names)
     if tag_ids:
-        await session.execute(insert(post_tags), [{"post_id": post_id, "tag_id": i} for i in tag_ids])
+        await session.execute(insert(post_tags), [{"post_id": post_id, "tag_id": tag_id, "position": n}
+                                                  for n, tag_id in enumerate(tag_ids)])
 
 
 async def create_post(session: AsyncSession, author: User, *, title: str | None,
@@ -531,7 +522,8 @@ async def create_post(session: AsyncSession, author: User, *, title: str | None,
         post = Post(
             slug=await _free_slug(session, base, lost), title=title.strip(),
             description=_description(description, body), body=body, author_id=author.id,
-            created_at=now, updated_at=now, status=publication[0], published_at=publication[1],
+            search_text=search.search_text(title.strip(), body), created_at=now, updated_at=now,
+            status=publication[0], published_at=publication[1],
         )
         try:
             # A duplicate key fails only the statement (MySQL, SQLite) or the
@@ -578,6 +570,8 @@ async def update_post(session: AsyncSession, actor: User, slug: str, *, title: s
         post.body = body
     if description is not None:
         post.description = _description(description, post.body)
+    if title is not None or body is not None:
+        post.search_text = search.search_text(post.title, post.body)
     post.updated_at = utcnow()
     await session.flush()
     if names is not None:

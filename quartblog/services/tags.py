@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from sqlalchemy import literal, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..models import Post, Tag, post_tags
@@ -31,11 +31,12 @@ def normalize_tag(text: str) -> str:
 
 
 def normalize_tags(raw: str | list[str] | None, errors: Errors | None = None) -> list[str]:
-    """Tag names from "a, b" or ["a", "b"]: normalized (``normalize_tag``), unique, sorted."""
+    """Tag names from "a, b" or ["a", "b"]: normalized (``normalize_tag``), unique (the
+    first occurrence wins), in the order they were written."""
     if raw is None:
         return []
     items = raw.split(",") if isinstance(raw, str) else raw
-    names: set[str] = set()
+    names: dict[str, None] = {}  # a set that keeps the order
     for item in items:
         if not isinstance(item, str):
             if errors:
@@ -56,10 +57,10 @@ def normalize_tags(raw: str | list[str] | None, errors: Errors | None = None) ->
             if errors:
                 errors.add("tagList", N_("a tag cannot contain control characters"))
             continue
-        names.add(name)
+        names.setdefault(name)
     if len(names) > TAGS_PER_POST_MAX and errors:
         errors.add("tagList", Message("too many tags (maximum is %(maximum)d)", maximum=TAGS_PER_POST_MAX))
-    return sorted(names)
+    return list(names)
 
 
 async def get_or_create_tags(session: AsyncSession, names: list[str]) -> list[int]:
@@ -77,11 +78,12 @@ async def get_or_create_tags(session: AsyncSession, names: list[str]) -> list[in
 
 async def all_tag_names(session: AsyncSession) -> list[str]:
     """Every tag that is on at least one public post (no drafts, nothing scheduled
-    yet), sorted by name."""
+    yet), the most used first (ties by name)."""
     from .posts import public_condition  # posts imports this module
 
-    # A correlated probe with LIMIT 1: one index lookup per tag.  (MariaDB turns a
-    # plain EXISTS into a semi-join that reads the whole post_tags table.)
-    used = (select(literal(1)).select_from(post_tags.join(Post, Post.id == post_tags.c.post_id))
-            .where(post_tags.c.tag_id == Tag.id, public_condition(utcnow())).limit(1).scalar_subquery())
-    return list(await session.scalars(select(Tag.name).where(used.is_not(None)).order_by(Tag.name)))
+    uses = (select(post_tags.c.tag_id, func.count().label("n"))
+            .select_from(post_tags.join(Post, Post.id == post_tags.c.post_id))
+            .where(public_condition(utcnow()))
+            .group_by(post_tags.c.tag_id).subquery())
+    return list(await session.scalars(
+        select(Tag.name).join(uses, uses.c.tag_id == Tag.id).order_by(uses.c.n.desc(), Tag.name)))

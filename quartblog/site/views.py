@@ -23,9 +23,14 @@ from .identity import login_required, viewer, viewer_id
 
 
 async def _list(flt: PostFilter | None = None) -> PostPage:
+    """The requested page of a list; beyond its last page, 404 (page 1 of an empty
+    list is a page that says so)."""
     limit, offset = page_window()
-    return await posts.list_posts(get_session(), flt, limit=limit, offset=offset,
-                                  viewer_id=viewer_id(), with_body=False)
+    listing = await posts.list_posts(get_session(), flt, limit=limit, offset=offset,
+                                     viewer_id=viewer_id(), with_body=False)
+    if offset and not listing.items:
+        abort(404)
+    return listing
 
 
 @blueprint.get("/")

@@ -29,9 +29,9 @@ async def test_create_answers_201_with_the_article(client, alice):
     assert article["slug"] == "how-to-train-your-dragon"
     assert (article["title"], article["description"], article["body"]) == (
         "How to train your dragon", "Ever wonder how?", "You have to believe")
-    assert article["tagList"] == ["angularjs", "dragons", "reactjs"]
+    assert article["tagList"] == ["reactjs", "angularjs", "dragons"]  # as written, duplicates dropped
     assert (article["favorited"], article["favoritesCount"]) == (False, 0)
-    assert article["author"] == {"username": "alice", "bio": "", "image": "", "following": False}
+    assert article["author"] == {"username": "alice", "bio": "", "image": None, "following": False}
     assert TIMESTAMP.match(article["createdAt"]) and TIMESTAMP.match(article["updatedAt"])
     # fractions of a second survive the database (MariaDB too): not truncated to the second
     assert before - timedelta(milliseconds=1) <= _parse(article["createdAt"]) <= after
@@ -74,7 +74,7 @@ async def test_list_is_newest_first_with_a_count_and_no_bodies(client, alice, bo
     assert [a["title"] for a in listing["articles"]] == ["Bob 0", "Alice 2", "Alice 1", "Alice 0"]
     for article in listing["articles"]:
         assert set(article) == SUMMARY_KEYS
-        assert article["tagList"] == sorted(article["tagList"])
+        assert article["tagList"] in (["alice", f"n{article['title'][-1]}"], ["bob"])  # as written
         assert TIMESTAMP.match(article["createdAt"])
 
     page = await (await client.get("/api/articles?limit=2&offset=1")).get_json()
@@ -164,7 +164,7 @@ async def test_the_author_updates_an_article_and_its_slug_stays(client, alice):
     updated = (await response.get_json())["article"]
     assert updated["slug"] == article["slug"]
     assert (updated["title"], updated["body"], updated["description"]) == ("Second title", "New body", "About it")
-    assert updated["tagList"] == ["fresh", "new"]
+    assert updated["tagList"] == ["new", "fresh"]
     assert updated["createdAt"] == article["createdAt"]
     assert _parse(updated["updatedAt"]) >= _parse(article["updatedAt"])
 

@@ -16,7 +16,7 @@ async def test_comment_list_and_delete(client, alice, bob):
     comment = (await first.get_json())["comment"]
     assert comment["body"] == "First!" and isinstance(comment["id"], int)
     assert TIMESTAMP.match(comment["createdAt"]) and TIMESTAMP.match(comment["updatedAt"])
-    assert comment["author"] == {"username": "bob", "bio": "", "image": "", "following": False}
+    assert comment["author"] == {"username": "bob", "bio": "", "image": None, "following": False}
     await client.post(comments_url, headers=alice.headers, json={"comment": {"body": "Thanks"}})
 
     await client.post("/api/profiles/bob/follow", headers=alice.headers)

@@ -9,7 +9,7 @@ async def test_a_profile_is_public_and_says_whether_the_viewer_follows(client, a
     anonymous = await client.get("/api/profiles/alice")
     assert anonymous.status_code == 200
     assert (await anonymous.get_json())["profile"] == {
-        "username": "alice", "bio": "", "image": "", "following": False}
+        "username": "alice", "bio": "", "image": None, "following": False}
 
     followed = await client.post("/api/profiles/alice/follow", headers=bob.headers)
     assert followed.status_code == 200

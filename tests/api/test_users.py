@@ -18,7 +18,7 @@ async def test_register_answers_201_with_a_token_that_works(client):
     assert response.status_code == 201
     user = (await response.get_json())["user"]
     assert user["username"] == "ada" and user["email"] == "ada@example.com"
-    assert user["bio"] == "" and user["image"] == ""
+    assert user["bio"] == "" and user["image"] is None
 
     me = await client.get("/api/user", headers={"Authorization": f"Token {user['token']}"})
     assert me.status_code == 200
@@ -109,7 +109,7 @@ async def test_update_user_clears_bio_and_image_with_empty_or_null(client, alice
         "bio": "I write.", "image": "https://example.com/a.png"}})
     response = await client.put("/api/user", headers=alice.headers, json={"user": {"bio": "", "image": None}})
     user = (await response.get_json())["user"]
-    assert (user["bio"], user["image"]) == ("", "")
+    assert (user["bio"], user["image"]) == ("", None)
 
 
 @pytest.mark.parametrize("changes, field, message", [
