@@ -141,6 +141,11 @@ FIELD_NAMES = {
     "image": N_("The image URL"),
     "bio": N_("The bio"),
     "role": N_("Role"),
+    "name": N_("The name"),
+    "into": N_("The tag to merge into"),
+    "posts": N_("The choice of posts"),
+    "disabled": N_("The account"),
+    "delete_password": N_("The password"),
 }
 # Messages that say something about their field start like this; the others are sentences
 # of their own ("the email or the password is wrong") and are shown without the field's name.
@@ -164,6 +169,7 @@ ERROR_MESSAGES = (
     N_("Comment not found"),
     N_("Profile not found"),
     N_("User not found"),
+    N_("Tag not found"),
     N_("Too many attempts: please wait a minute and try again."),
     N_("The requested URL was not found on the server. If you entered the URL manually "
        "please check your spelling and try again."),
