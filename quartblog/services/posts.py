@@ -27,7 +27,7 @@ from sqlalchemy.dialects.mysql import match as mysql_match
 from sqlalchemy.sql import Select
 
 from ..markdown import plain_summary
-from ..models import Comment, Post, Tag, User, favorites, follows, post_tags
+from ..models import Comment, CommentState, Post, Tag, User, favorites, follows, post_tags
 from ..types import utcnow
 from .text import check_text
 from .errors import Errors, Message, N_, NotFound, PermissionDenied, ValidationFailed
@@ -198,7 +198,9 @@ def _views_statement(*, by_slug: bool, with_body: bool, has_viewer: bool) -> Sel
         .where(favorites.c.post_id == Post.id).correlate(Post).scalar_subquery()
     )
     comments_count = (
-        select(func.count(Comment.id)).where(Comment.post_id == Post.id).correlate(Post).scalar_subquery()
+        select(func.count(Comment.id))
+        .where(Comment.post_id == Post.id, Comment.state == CommentState.PUBLISHED)  # what everyone sees
+        .correlate(Post).scalar_subquery()
     )
     tag_names = (
         select(func.aggregate_strings(Tag.name, ","))

@@ -131,6 +131,8 @@ async def test_readers_do_not_see_hidden_or_held_comments_moderators_see_them_ma
     for who in ("anonymous", "reader"):
         text = (await (await as_role(who)).get("/posts/the-post")).text
         assert "Hello from Rita" not in text and "Held one" not in text, who
+        assert "0 comments" in text
+    assert "0 comments" in (await (await as_role("anonymous")).get("/users/ada")).text  # lists count the same
     # otto wrote the held comment: he sees it, waiting; not Rita's hidden one.
     text = (await (await as_role("other")).get("/posts/the-post")).text
     assert "Held one" in text and "Waiting for approval" in text and "Hello from Rita" not in text
