@@ -12,6 +12,7 @@ import enum
 from datetime import datetime
 
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
     Column,
     Enum,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     Table,
     Text,
 )
+from sqlalchemy import false as sql_false
 from sqlalchemy.dialects import mysql
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -86,6 +88,14 @@ class Role(str, enum.Enum):
     READER = "reader"
 
 
+class CommentState(str, enum.Enum):
+    """Shown to everyone; hidden by a moderator; held for approval (services/moderation.py)."""
+
+    PUBLISHED = "published"
+    HIDDEN = "hidden"
+    PENDING = "pending"
+
+
 post_tags = Table(
     "post_tags",
     Base.metadata,
@@ -141,6 +151,8 @@ class User(Base):
         default=Role.AUTHOR,
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # A disabled account cannot sign in; its sign-ins and API tokens stop working.
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sql_false())
 
     posts: Mapped[list["Post"]] = relationship(back_populates="author", lazy="raise")
 
@@ -250,6 +262,7 @@ class Comment(Base):
     __table_args__ = (
         Index("ix_comments_post_id_created_at", "post_id", "created_at"),
         Index("ix_comments_author_id", "author_id"),
+        Index("ix_comments_state_id", "state", "id"),  # the moderation queue
         MYSQL_TABLE_ARGS,
     )
 
@@ -259,6 +272,18 @@ class Comment(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"))
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    state: Mapped[CommentState] = mapped_column(
+        Enum(
+            CommentState,
+            native_enum=False,
+            length=16,
+            values_callable=lambda states: [s.value for s in states],
+            validate_strings=True,
+            name="comment_state",
+        ),
+        default=CommentState.PUBLISHED,
+        server_default=CommentState.PUBLISHED.value,
+    )
 
     post: Mapped[Post] = relationship(back_populates="comments", lazy="raise")
     author: Mapped[User] = relationship(lazy="raise")
@@ -316,7 +341,42 @@ class Upload(Base):
         return f"<Upload {self.id} {self.name} of user {self.user_id}>"
 
 
+class Setting(Base):
+    """The blog's settings that admins change at run time (key/value, services/settings.py)."""
+
+    __tablename__ = "settings"
+    __table_args__ = (MYSQL_TABLE_ARGS,)
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(1000))
+
+
+class AuditEntry(Base):
+    """One admin action: who, what, on what, when (services/audit.py).  The actor's
+    name is kept, so the row still says who it was after their account is deleted."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        Index("ix_audit_log_actor_id", "actor_id"),
+        MYSQL_TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    actor_name: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    target: Mapped[str] = mapped_column(String(255))
+    detail: Mapped[str] = mapped_column(String(500), default="")
+
+    def __repr__(self) -> str:
+        return f"<AuditEntry {self.id} {self.action} {self.target!r}>"
+
+
 __all__ = [
+    "AuditEntry",
+    "CommentState",
+    "Setting",
     "Base",
     "Comment",
     "Post",

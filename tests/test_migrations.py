@@ -324,3 +324,25 @@ async def test_post_status_migration_publishes_existing_posts_at_their_created_t
     await alembic(engine, "upgrade", "0008")
     assert await scalar(engine, "SELECT count(*) FROM posts WHERE status = 'published' "
                                 "AND published_at = created_at") == 2
+
+
+async def test_moderation_migration_keeps_comments_shown_and_accounts_enabled(engine):
+    await alembic(engine, "upgrade", "0001")
+    await write_original_blog_rows(engine)
+    await alembic(engine, "upgrade", "0007")
+    await alembic(engine, "upgrade", "0009")
+    assert await scalar(engine, "SELECT state FROM comments WHERE id = 1") == "published"
+    assert await scalar(engine, "SELECT count(*) FROM users WHERE disabled = :no", no=False) == 2
+    await execute(engine, "UPDATE comments SET state = 'hidden' WHERE id = :id", [{"id": 1}])
+    await execute(engine, "INSERT INTO settings VALUES (:k, :v)",
+                  [{"k": "moderation.hold_new_accounts_days", "v": "3"}])
+    await execute(engine, "INSERT INTO audit_log (created_at, actor_id, actor_name, action, target, detail) "
+                          "VALUES (:t, 1, 'ada', 'user.role', 'user:bob', '')", [{"t": NOW}])
+    await execute(engine, "DELETE FROM users WHERE id = :id", [{"id": 1}])  # posts go, the audit row stays
+    assert await scalar(engine, "SELECT actor_name FROM audit_log WHERE actor_id IS NULL") == "ada"
+    await alembic(engine, "downgrade", "0007")
+    assert {"settings", "audit_log"}.isdisjoint(await tables(engine))
+    assert "state" not in await columns(engine, "comments") and "disabled" not in await columns(engine, "users")
+    assert await scalar(engine, "SELECT count(*) FROM users") == 1
+    await alembic(engine, "upgrade", "head")
+    assert await scalar(engine, "SELECT count(*) FROM users WHERE disabled = :no", no=False) == 1

@@ -15,7 +15,7 @@ from quart_cors import cors
 
 blueprint = cors(Blueprint("api", __name__, url_prefix="/api"))
 
-from . import articles, comments, profiles, tags, uploads, users  # noqa: E402,F401  (register the routes)
+from . import admin, articles, comments, profiles, tags, uploads, users  # noqa: E402,F401  (register the routes)
 from .errors import init_blueprint  # noqa: E402
 from .jsonprovider import OrjsonProvider  # noqa: E402
 from .openapi import init_openapi  # noqa: E402

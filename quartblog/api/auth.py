@@ -76,6 +76,8 @@ async def _header_user(header: str) -> User:
     user = await users.get_user(get_session(), user_id) if 0 < user_id < 2**31 else None
     if user is None:
         raise Unauthorized("token is invalid")
+    if user.disabled:
+        raise Unauthorized("this account is disabled")
     if not hmac.compare_digest(fingerprint, users.credentials_fingerprint(user)):
         raise Unauthorized("token was revoked by a password change: log in again")
     return user

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from quart_schema import validate_request, validate_response
+from quart_schema import document_response, validate_request, validate_response
 
 from ..db import get_session
 from ..response_cache import cache_response
 from ..models import User
-from ..services import comments
+from ..services import comments, moderation
 from . import blueprint
 from .auth import token_optional, token_required
-from .schemas import CommentOut, CommentResponse, CommentsResponse, NewCommentRequest
+from .schemas import CommentOut, CommentResponse, CommentsResponse, ErrorsResponse, NewCommentRequest
 
 
 
@@ -37,6 +37,22 @@ async def add_comment(slug: str, data: NewCommentRequest, user: User):
 @blueprint.delete("/articles/<article:slug>/comments/<id:comment_id>")
 @token_required
 async def delete_comment(slug: str, comment_id: int, user: User):
-    """Delete a comment (its author or an admin)"""
+    """Delete a comment (its author, the article's author or an admin)"""
     await comments.delete_comment(get_session(), user, slug, comment_id)
     return "", 204
+
+
+def _moderation(action: str, summary: str):
+    async def view(slug: str, comment_id: int, user: User):
+        comment = await moderation.set_state(get_session(), user, slug, comment_id, action)
+        return CommentResponse(comment=CommentOut.of(comment))
+
+    view.__name__ = f"{action}_comment"
+    view.__doc__ = summary
+    view = document_response(ErrorsResponse, 403)(validate_response(CommentResponse)(view))
+    blueprint.post(f"/articles/<article:slug>/comments/<id:comment_id>/{action}")(token_required(view))
+
+
+_moderation("hide", "Extension: hide a comment from readers (the article's author or an admin)")
+_moderation("unhide", "Extension: show a hidden comment again (the article's author or an admin)")
+_moderation("approve", "Extension: approve a comment held for approval (the article's author or an admin)")

@@ -254,12 +254,16 @@ class CommentOut(Model):
     updated_at: Timestamp
     body: str
     author: ProfileOut
+    state: Literal["published", "hidden", "pending"] = Field(
+        "published", description="Extension: moderation state. Others than the article's author and admins "
+                                 "see only published comments (and their own pending ones).")
 
     @classmethod
     def of(cls, view: CommentView) -> "CommentOut":
         comment = view.comment
         return cls(id=comment.id, created_at=comment.created_at, updated_at=comment.updated_at,
-                   body=comment.body, author=ProfileOut.of(view.author, view.following_author))
+                   body=comment.body, author=ProfileOut.of(view.author, view.following_author),
+                   state=view.state)
 
 
 class CommentResponse(Model):
@@ -272,6 +276,59 @@ class CommentsResponse(Model):
 
 class TagsResponse(Model):
     tags: list[str]
+
+
+# --- the admin (extensions, role admin only) ----------------------------------------------
+
+class AdminUsersQuery(Page):
+    limit: int = Field(20, ge=1, le=LIMIT_MAX)
+    q: str | None = Field(None, max_length=255, description="part of the username or the email")
+
+
+class AdminUserUpdate(Model):
+    """What to change; at least one."""
+
+    role: Literal["admin", "author", "reader"] | None = None
+    disabled: bool | None = None
+
+    @model_validator(mode="after")
+    def _at_least_one(self) -> "AdminUserUpdate":
+        if self.role is None and self.disabled is None:
+            raise PydanticCustomError("empty", "must contain role or disabled")
+        return self
+
+
+class AdminUserUpdateRequest(Model):
+    user: AdminUserUpdate
+
+
+class DeleteUserQuery(Model):
+    posts: Literal["keep", "delete"] = Field(
+        description="keep: the posts and comments stay, their author becomes 'deleted-user'; delete: they go too")
+
+
+class AdminUserOut(Model):
+    username: str
+    email: str
+    role: str
+    disabled: bool
+    created_at: Timestamp
+    bio: str
+    image: str
+
+    @classmethod
+    def of(cls, user: User) -> "AdminUserOut":
+        return cls(username=user.username, email=user.email, role=user.role.value, disabled=user.disabled,
+                   created_at=user.created_at, bio=user.bio or "", image=user.image or "")
+
+
+class AdminUserResponse(Model):
+    user: AdminUserOut
+
+
+class AdminUsersResponse(Model):
+    users: list[AdminUserOut]
+    users_count: int
 
 
 class ErrorsResponse(Model):

@@ -1,18 +1,26 @@
-"""Comments on posts: oldest first, each with its author."""
+"""Comments on posts: oldest first, each with its author.
+
+Moderation (services/moderation.py): a comment is ``published``, ``hidden`` or
+``pending`` (held for approval).  Everyone sees the published ones; the comment's
+writer also sees their own pending ones; moderators (admins, and the post's author
+on their own post) see all of them, marked."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from datetime import timedelta
+
+from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import contains_eager
 
-from ..models import Comment, Post, User
+from ..models import Comment, CommentState, Post, User
 from ..types import utcnow
 from .text import check_text
 from .errors import Errors, Message, N_, NotFound, PermissionDenied
-from .posts import visible_post_id
+from . import audit, settings
+from .posts import visible_post
 from .users import following_expr
 
 COMMENT_MAX = 10_000
@@ -27,10 +35,31 @@ class CommentView:
     def author(self) -> User:
         return self.comment.author
 
+    @property
+    def state(self) -> str:
+        return CommentState(self.comment.state).value
 
-def can_delete(user: User | None, comment: Comment) -> bool:
-    """The comment's author or an admin may delete it."""
-    return user is not None and (user.is_admin or user.id == comment.author_id)
+
+def can_moderate(user: User | None, post_author_id: int) -> bool:
+    """Admins everywhere, a post's author on their own post: hide, approve, delete."""
+    return user is not None and not user.disabled and (user.is_admin or user.id == post_author_id)
+
+
+def can_delete(user: User | None, comment: Comment, post_author_id: int | None = None) -> bool:
+    """The comment's writer, the post's author or an admin may delete it."""
+    if user is None or user.disabled:
+        return False
+    return user.id == comment.author_id or can_moderate(user, post_author_id if post_author_id is not None else -1)
+
+
+def visible_to(viewer_id: int | None, moderator: bool):
+    """SQL: the comments this viewer sees."""
+    if moderator:
+        return None
+    shown = Comment.state == CommentState.PUBLISHED
+    if viewer_id is not None:
+        shown = or_(shown, (Comment.state == CommentState.PENDING) & (Comment.author_id == viewer_id))
+    return shown
 
 
 def _views_query(viewer_id: int | None):
@@ -41,11 +70,14 @@ def _views_query(viewer_id: int | None):
     )
 
 
-async def list_comments(session: AsyncSession, post_id: int, *, viewer_id: int | None = None) -> list[CommentView]:
-    rows = await session.execute(
-        _views_query(viewer_id).where(Comment.post_id == post_id)
-        .order_by(Comment.created_at, Comment.id)
-    )
+async def list_comments(session: AsyncSession, post_id: int, *, viewer_id: int | None = None,
+                        moderator: bool = False) -> list[CommentView]:
+    """The comments the viewer sees (``visible_to``); ``moderator``: all of them."""
+    query = _views_query(viewer_id).where(Comment.post_id == post_id)
+    shown = visible_to(viewer_id, moderator)
+    if shown is not None:
+        query = query.where(shown)
+    rows = await session.execute(query.order_by(Comment.created_at, Comment.id))
     return [CommentView(comment=c, following_author=bool(f)) for c, f in rows]
 
 
@@ -53,8 +85,19 @@ async def list_comments_for_slug(session: AsyncSession, slug: str, *,
                                  viewer: User | None = None) -> list[CommentView]:
     """Comments of the post with this slug (NotFound for an unknown slug, or a draft or
     scheduled post ``viewer`` may not see), in two statements."""
-    post_id = await visible_post_id(session, slug, viewer)
-    return await list_comments(session, post_id, viewer_id=viewer.id if viewer else None)
+    row = await visible_post(session, slug, viewer)
+    return await list_comments(session, row.id, viewer_id=viewer.id if viewer else None,
+                               moderator=can_moderate(viewer, row.author_id))
+
+
+async def held(session: AsyncSession, author: User, post_author_id: int) -> bool:
+    """Is a new comment by ``author`` held for approval?  Comments from accounts younger
+    than the blog's setting (days; 0 holds none) are, except an admin's and the post's
+    author's own."""
+    if author.is_admin or author.id == post_author_id:
+        return False
+    days = await settings.get(session, settings.HOLD_DAYS)
+    return days > 0 and author.created_at > utcnow() - timedelta(days=days)
 
 
 async def add_comment(session: AsyncSession, author: User, slug: str, body: str | None) -> CommentView:
@@ -65,11 +108,12 @@ async def add_comment(session: AsyncSession, author: User, slug: str, body: str 
         errors.add("body", Message("is too long (maximum is %(maximum)d characters)", maximum=COMMENT_MAX))
     else:
         check_text(errors, "body", body, multiline=True)
-    post_id = await visible_post_id(session, slug, author)
+    post = await visible_post(session, slug, author)
     errors.raise_if_any()
     now = utcnow()
-    comment = Comment(body=body.strip(), post_id=post_id, author_id=author.id,
-                      created_at=now, updated_at=now)
+    state = CommentState.PENDING if await held(session, author, post.author_id) else CommentState.PUBLISHED
+    comment = Comment(body=body.strip(), post_id=post.id, author_id=author.id,
+                      created_at=now, updated_at=now, state=state)
     comment.author = author
     session.add(comment)
     await session.flush()
@@ -77,13 +121,16 @@ async def add_comment(session: AsyncSession, author: User, slug: str, body: str 
 
 
 async def delete_comment(session: AsyncSession, actor: User, slug: str, comment_id: int) -> None:
-    row = (await session.execute(
-        select(Comment).join(Post, Post.id == Comment.post_id)
+    found = (await session.execute(
+        select(Comment, Post.author_id).join(Post, Post.id == Comment.post_id)
         .where(Post.slug == slug, Comment.id == comment_id)
-    )).scalar_one_or_none()
-    if row is None:
+    )).first()
+    if found is None:
         raise NotFound("comment")
-    if not can_delete(actor, row):
-        raise PermissionDenied(N_("only the comment's author or an admin can delete it"))
+    row, post_author_id = found
+    if not can_delete(actor, row, post_author_id):
+        raise PermissionDenied(N_("only the comment's author, the post's author or an admin can delete it"))
     await session.execute(delete(Comment).where(Comment.id == row.id).execution_options(synchronize_session=False))
     session.expunge(row)
+    if actor.id != row.author_id:  # a moderator's action
+        await audit.record(session, actor, "comment.delete", f"comment:{row.id}", f"post:{slug}")

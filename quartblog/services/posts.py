@@ -33,7 +33,7 @@ from sqlalchemy.dialects.mysql import match as mysql_match
 from sqlalchemy.sql import Select
 
 from ..markdown import plain_summary
-from ..models import Comment, Post, PostStatus, Tag, User, favorites, follows, post_tags
+from ..models import Comment, CommentState, Post, PostStatus, Tag, User, favorites, follows, post_tags
 from ..types import utcnow
 from .text import check_text
 from .errors import Errors, Message, N_, NotFound, PermissionDenied, ValidationFailed
@@ -265,7 +265,9 @@ def _views_statement(*, by_slug: bool, with_body: bool, has_viewer: bool) -> Sel
         .where(favorites.c.post_id == Post.id).correlate(Post).scalar_subquery()
     )
     comments_count = (
-        select(func.count(Comment.id)).where(Comment.post_id == Post.id).correlate(Post).scalar_subquery()
+        select(func.count(Comment.id))
+        .where(Comment.post_id == Post.id, Comment.state == CommentState.PUBLISHED)  # what everyone sees
+        .correlate(Post).scalar_subquery()
     )
     # "position:name" pairs, sorted in Python (_tag_list): an ordered aggregate is
     # written differently on every database.  Names hold no commas (normalize_tag).
@@ -361,13 +363,19 @@ async def get_post_view(session: AsyncSession, slug: str, *, viewer_id: int | No
     return view
 
 
-async def visible_post_id(session: AsyncSession, slug: str, viewer: User | None) -> int:
-    """The id of the post with this slug if ``viewer`` may see it, else NotFound."""
+async def visible_post(session: AsyncSession, slug: str, viewer: User | None):
+    """The post with this slug (``id``, ``author_id``, ``status``, ``published_at``) if
+    ``viewer`` may see it, else NotFound."""
     row = (await session.execute(select(Post.id, Post.author_id, Post.status, Post.published_at)
                                  .where(Post.slug == slug))).first()
     if row is None or not may_see(row, viewer.id if viewer else None, bool(viewer and viewer.is_admin)):
         raise NotFound("article")
-    return row.id
+    return row
+
+
+async def visible_post_id(session: AsyncSession, slug: str, viewer: User | None) -> int:
+    """The id of the post with this slug if ``viewer`` may see it, else NotFound."""
+    return (await visible_post(session, slug, viewer)).id
 
 
 async def record_view(session: AsyncSession, slug: str) -> None:

@@ -54,7 +54,7 @@ async def user_of(session: AsyncSession, token: str | None) -> User | None:
         return None
     row = (await session.execute(
         select(User, SignIn.secret_hash).join(SignIn, SignIn.user_id == User.id)
-        .where(SignIn.id == parts[0])
+        .where(SignIn.id == parts[0], User.disabled.is_(False))  # a disabled account is signed out
     )).first()
     if row is None or not hmac.compare_digest(row[1], _hash(parts[1])):
         return None

@@ -29,6 +29,8 @@ PASSWORD_MIN = 8
 PASSWORD_MAX = 256
 BIO_MAX = 5000
 IMAGE_MAX = 500
+# The placeholder that keeps the posts of deleted accounts (services/admin.py); nobody may take the name.
+DELETED_USERNAME = "deleted-user"
 
 
 # --- passwords: argon2id, hashed in a worker thread (CPU-heavy, ~50 ms) ---------
@@ -71,6 +73,8 @@ def _check_username(errors: Errors, username: str | None) -> str | None:
         pass
     elif not USERNAME_RE.fullmatch(username):
         errors.add("username", N_("may contain only letters, digits, '.', '-' and '_'"))
+    elif username.lower() == DELETED_USERNAME:
+        errors.add("username", N_("has already been taken"))
     return username
 
 
@@ -170,6 +174,8 @@ async def authenticate(session: AsyncSession, email: str | None, password: str |
         return None
     if not await verify_password(user.password_hash, password):
         return None
+    if user.disabled:
+        return None
     if _hasher().check_needs_rehash(user.password_hash):
         user.password_hash = await hash_password(password)
     return user
@@ -234,6 +240,14 @@ async def set_role(session: AsyncSession, actor: User, username: str, role: Role
     return await change_role(session, username, role)
 
 
+async def lock_admins(session: AsyncSession) -> set[int]:
+    """The ids of the enabled admins, their rows locked (``FOR UPDATE``, in id order) until
+    the transaction ends: every rule about "the blog keeps an admin" reads them so."""
+    rows = await session.execute(
+        select(User.id, User.disabled).where(User.role == Role.ADMIN).order_by(User.id).with_for_update())
+    return {user_id for user_id, disabled in rows if not disabled}
+
+
 async def change_role(session: AsyncSession, username: str, role: Role | str) -> User:
     """Give a user a role; the blog always keeps at least one admin.
 
@@ -245,8 +259,7 @@ async def change_role(session: AsyncSession, username: str, role: Role | str) ->
         role = Role(role)
     except ValueError:
         raise ValidationFailed.one("role", N_("is not a known role")) from None
-    admin_ids = set(await session.scalars(
-        select(User.id).where(User.role == Role.ADMIN).order_by(User.id).with_for_update()))
+    admin_ids = await lock_admins(session)
     user = await get_user_by_username(session, username)
     if role != Role.ADMIN and admin_ids == {user.id}:
         raise ValidationFailed.one("role", LAST_ADMIN)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from quart import current_app, flash, redirect, render_template, request, url_for
+from quart import current_app, flash, redirect, render_template, request, session as cookie_session, url_for
+from quart_auth import logout_user
 
 from ..db import get_session
 from ..limits import auth_rate_limit
-from ..services import users
+from ..services import admin, users
 from ..services.errors import N_, ValidationFailed
 from . import blueprint
 from .helpers import render_invalid, safe_next
@@ -79,3 +80,23 @@ async def settings():
         await renew_sign_in(user)  # this browser stays signed in; the others are signed out
     await flash(_("Your settings are saved."), "success")
     return redirect(url_for("site.settings"), 303)
+
+
+@blueprint.post("/settings/delete")
+@login_required
+async def delete_account():
+    """The signed-in user deletes their account, after typing their password again;
+    their posts and comments are kept (under the "deleted-user" placeholder) or deleted."""
+    user = viewer()
+    form = await request.form
+    try:
+        await admin.delete_own_account(get_session(), user, form.get("delete_password"), form.get("posts", ""))
+    except ValidationFailed as exc:
+        errors = {("delete_password" if k == "current_password" else k): v for k, v in exc.errors.items()}
+        form_values = {"email": user.email, "bio": user.bio or "", "image": user.image or ""}
+        return await render_template("auth/settings.html", form=form_values, errors={},
+                                     delete_errors=errors), 422
+    logout_user()
+    cookie_session.clear()
+    await flash(_("Your account is deleted. Goodbye."), "success")
+    return redirect(url_for("site.index"), 303)

@@ -1,4 +1,8 @@
-"""Administration: the list of users, and their roles."""
+"""The admin (role ``admin``): users, posts, comments (the moderation queue), tags,
+the blog's settings and the audit log.  Every action goes through
+``services.admin``/``services.moderation``/``services.settings``, which check the
+rules and write the audit row; a refused action is rolled back and explained in a
+flash message."""
 
 from __future__ import annotations
 
@@ -6,38 +10,251 @@ from quart import flash, redirect, render_template, request, url_for
 
 from ..db import get_session
 from ..models import Role
-from ..services import users
+from ..services import admin, audit, comments, moderation, settings, users
 from ..services.errors import N_, PermissionDenied, ValidationFailed
 from . import blueprint
-from .i18n import gettext as _, translate
+from .helpers import page_number, safe_next
+from .i18n import PREDICATES, field_message, gettext as _, ngettext, translate
 from .identity import login_required, viewer
 
-
 ROLE_NAMES = {Role.ADMIN: N_("admin"), Role.AUTHOR: N_("author"), Role.READER: N_("reader")}
+PER_PAGE = 50
+STATE_NAMES = {"pending": N_("Waiting for approval"), "hidden": N_("Hidden"), "published": N_("Shown")}
 
 
 def _require_admin() -> None:
-    if not viewer().is_admin:
+    user = viewer()
+    if not user.is_admin or user.disabled:
         raise PermissionDenied(N_("only an admin can see this page"))
 
+
+def _window() -> tuple[int, int]:
+    return PER_PAGE, (page_number() - 1) * PER_PAGE
+
+
+def _back(default: str):
+    return redirect(safe_next(request.args.get("next")) or default, 303)
+
+
+def _reason(field: str, message: str) -> str:
+    """"The name can't be blank", or a sentence of its own as it is ("the last admin ...")."""
+    english = getattr(message, "msgid", str(message))
+    return field_message(field, message) if english.startswith(PREDICATES) else translate(message)
+
+
+async def _refused(exc: ValidationFailed, what: str, default: str):
+    """Nothing of the refused action is kept; the reasons in a flash message."""
+    await get_session().rollback()
+    reasons = "; ".join(_reason(field, m) for field, messages in exc.errors.items() for m in messages)
+    await flash(_("%(what)s: %(reasons)s.", what=what, reasons=reasons), "error")
+    return _back(default)
+
+
+@blueprint.get("/admin")
+@login_required
+async def admin_home():
+    _require_admin()
+    return redirect(url_for("site.admin_users"), 303)
+
+
+# --- users -------------------------------------------------------------------------
 
 @blueprint.get("/admin/users")
 @login_required
 async def admin_users():
     _require_admin()
-    return await render_template("admin/users.html", users=await users.list_users(get_session()),
-                                 roles=list(Role))
+    limit, offset = _window()
+    q = request.args.get("q", "").strip()
+    listing = await admin.list_users(get_session(), q=q, limit=limit, offset=offset)
+    return await render_template("admin/users.html", listing=listing, q=q, roles=list(Role),
+                                 tab="users", placeholder=users.DELETED_USERNAME)
 
 
 @blueprint.post("/admin/users/<username>/role")
 @login_required
 async def set_role(username: str):
+    _require_admin()
     role = (await request.form).get("role", "")
     try:
-        user = await users.set_role(get_session(), viewer(), username, role)
+        user = await admin.change_role(get_session(), viewer(), username, role)
     except ValidationFailed as exc:
-        reasons = "; ".join(translate(message) for message in exc.errors["role"])
-        await flash(_("The role of %(name)s was not changed: %(reasons)s.", name=username, reasons=reasons), "error")
-    else:
-        await flash(_("%(name)s is now %(role)s.", name=user.username, role=_(ROLE_NAMES[user.role])), "success")
-    return redirect(url_for("site.admin_users"), 303)
+        return await _refused(exc, _("The role of %(name)s was not changed", name=username),
+                              url_for("site.admin_users"))
+    await flash(_("%(name)s is now %(role)s.", name=user.username, role=_(ROLE_NAMES[user.role])), "success")
+    return _back(url_for("site.admin_users"))
+
+
+@blueprint.post("/admin/users/<username>/disable")
+@login_required
+async def disable_user(username: str):
+    _require_admin()
+    try:
+        await admin.set_disabled(get_session(), viewer(), username, True)
+    except ValidationFailed as exc:
+        return await _refused(exc, _("%(name)s was not disabled", name=username), url_for("site.admin_users"))
+    await flash(_("%(name)s is disabled: they cannot sign in.", name=username), "success")
+    return _back(url_for("site.admin_users"))
+
+
+@blueprint.post("/admin/users/<username>/enable")
+@login_required
+async def enable_user(username: str):
+    _require_admin()
+    try:
+        await admin.set_disabled(get_session(), viewer(), username, False)
+    except ValidationFailed as exc:
+        return await _refused(exc, _("%(name)s was not enabled", name=username), url_for("site.admin_users"))
+    await flash(_("%(name)s can sign in again.", name=username), "success")
+    return _back(url_for("site.admin_users"))
+
+
+@blueprint.post("/admin/users/<username>/delete")
+@login_required
+async def delete_user(username: str):
+    _require_admin()
+    posts = (await request.form).get("posts", "")
+    try:
+        await admin.delete_user(get_session(), viewer(), username, posts)
+    except ValidationFailed as exc:
+        return await _refused(exc, _("%(name)s was not deleted", name=username), url_for("site.admin_users"))
+    await flash(_("The account of %(name)s is deleted.", name=username), "success")
+    return _back(url_for("site.admin_users"))
+
+
+# --- posts -------------------------------------------------------------------------
+
+@blueprint.get("/admin/posts")
+@login_required
+async def admin_posts():
+    _require_admin()
+    limit, offset = _window()
+    filters = {k: request.args.get(k, "").strip() for k in ("author", "tag", "q")}
+    listing = await admin.list_posts(get_session(), limit=limit, offset=offset, **filters)
+    actions = {name: label for name, (label, _function) in admin.BULK_ACTIONS.items()}
+    return await render_template("admin/posts.html", listing=listing, filters=filters, actions=actions, tab="posts")
+
+
+@blueprint.post("/admin/posts/bulk")
+@login_required
+async def bulk_posts():
+    _require_admin()
+    form = await request.form
+    ids = [int(i) for i in form.getlist("ids") if i.isascii() and i.isdigit() and len(i) < 11]
+    try:
+        done = await admin.bulk_posts(get_session(), viewer(), form.get("action", ""), ids)
+    except ValidationFailed as exc:
+        return await _refused(exc, _("Nothing was changed"), url_for("site.admin_posts"))
+    await flash(ngettext("%(num)s post done.", "%(num)s posts done.", done, num=done), "success")
+    return _back(url_for("site.admin_posts"))
+
+
+# --- comments ----------------------------------------------------------------------
+
+@blueprint.get("/admin/comments")
+@login_required
+async def admin_comments():
+    _require_admin()
+    limit, offset = _window()
+    state = request.args.get("state", "pending")
+    if state not in moderation.QUEUE_STATES:
+        state = "pending"
+    listing = await moderation.list_queue(get_session(), state=state, limit=limit, offset=offset)
+    listing = admin.Page(items=listing.items, total=listing.total, limit=limit, offset=offset)
+    return await render_template("admin/comments.html", listing=listing, state=state,
+                                 states=moderation.QUEUE_STATES, state_names=STATE_NAMES, tab="comments")
+
+
+@blueprint.post("/admin/comments/<id:comment_id>/<any(approve, hide, unhide, delete):action>")
+@login_required
+async def admin_moderate_comment(comment_id: int, action: str):
+    _require_admin()
+    session = get_session()
+    slug = await moderation.slug_of_comment(session, comment_id)
+    try:
+        if action == "delete":
+            await comments.delete_comment(session, viewer(), slug, comment_id)
+        else:
+            await moderation.set_state(session, viewer(), slug, comment_id, action)
+    except ValidationFailed as exc:
+        return await _refused(exc, _("The comment was not changed"), url_for("site.admin_comments"))
+    await flash(_("The comment was changed."), "success")
+    return _back(url_for("site.admin_comments"))
+
+
+# --- tags --------------------------------------------------------------------------
+
+@blueprint.get("/admin/tags")
+@login_required
+async def admin_tags():
+    _require_admin()
+    limit, offset = _window()
+    q = request.args.get("q", "").strip()
+    listing = await admin.list_tags(get_session(), q=q, limit=limit, offset=offset)
+    return await render_template("admin/tags.html", listing=listing, q=q, tab="tags")
+
+
+@blueprint.post("/admin/tags/<name>/rename")
+@login_required
+async def rename_tag(name: str):
+    _require_admin()
+    new_name = (await request.form).get("name", "")
+    try:
+        tag = await admin.rename_tag(get_session(), viewer(), name, new_name)
+    except ValidationFailed as exc:
+        return await _refused(exc, _("The tag %(tag)s was not renamed", tag=name), url_for("site.admin_tags"))
+    await flash(_("The tag %(old)s is now %(new)s.", old=name, new=tag.name), "success")
+    return _back(url_for("site.admin_tags"))
+
+
+@blueprint.post("/admin/tags/<name>/merge")
+@login_required
+async def merge_tag(name: str):
+    _require_admin()
+    into = (await request.form).get("into", "")
+    try:
+        tag = await admin.merge_tags(get_session(), viewer(), name, into)
+    except ValidationFailed as exc:
+        return await _refused(exc, _("The tag %(tag)s was not merged", tag=name), url_for("site.admin_tags"))
+    await flash(_("The tag %(old)s was merged into %(new)s.", old=name, new=tag.name), "success")
+    return _back(url_for("site.admin_tags"))
+
+
+@blueprint.post("/admin/tags/delete-unused")
+@login_required
+async def delete_unused_tags():
+    _require_admin()
+    count = await admin.delete_unused_tags(get_session(), viewer())
+    await flash(ngettext("%(num)s unused tag deleted.", "%(num)s unused tags deleted.", count, num=count), "success")
+    return _back(url_for("site.admin_tags"))
+
+
+# --- settings and the audit log ----------------------------------------------------
+
+@blueprint.route("/admin/settings", methods=["GET", "POST"])
+@login_required
+async def admin_settings():
+    _require_admin()
+    session = get_session()
+    if request.method == "POST":
+        form = await request.form
+        try:
+            values = settings.parse({key: form.get(key, "") for key in settings.SPECS})
+        except ValidationFailed as exc:  # nothing written; the 422 rolls back anyway
+            return await render_template("admin/settings.html", specs=settings.SPECS, values=dict(form),
+                                         errors=exc.errors, tab="settings"), 422
+        await settings.store(session, values)
+        await audit.record(session, viewer(), "settings.change", "settings",
+                           ", ".join(f"{k}={v}" for k, v in sorted(values.items())))
+        await flash(_("The settings are saved."), "success")
+        return redirect(url_for("site.admin_settings"), 303)
+    return await render_template("admin/settings.html", specs=settings.SPECS,
+                                 values=await settings.get_all(session), errors={}, tab="settings")
+
+
+@blueprint.get("/admin/audit")
+@login_required
+async def admin_audit():
+    _require_admin()
+    limit, offset = _window()
+    listing = await audit.list_entries(get_session(), limit=limit, offset=offset)
+    return await render_template("admin/audit.html", listing=listing, tab="audit")

@@ -145,6 +145,11 @@ FIELD_NAMES = {
     "publish_at": N_("The publish time"),
     "publishAt": N_("The publish time"),
     "timezone": N_("The time zone"),
+    "name": N_("The name"),
+    "into": N_("The tag to merge into"),
+    "posts": N_("The choice of posts"),
+    "disabled": N_("The account"),
+    "delete_password": N_("The password"),
 }
 # Messages that say something about their field start like this; the others are sentences
 # of their own ("the email or the password is wrong") and are shown without the field's name.
@@ -168,6 +173,7 @@ ERROR_MESSAGES = (
     N_("Comment not found"),
     N_("Profile not found"),
     N_("User not found"),
+    N_("Tag not found"),
     N_("Too many attempts: please wait a minute and try again."),
     N_("The requested URL was not found on the server. If you entered the URL manually "
        "please check your spelling and try again."),

@@ -5,11 +5,11 @@ from __future__ import annotations
 from quart import flash, redirect, request, url_for
 
 from ..db import get_session
-from ..services import comments, posts, users
-from ..services.errors import ValidationFailed
+from ..services import comments, moderation, posts, users
+from ..services.errors import N_, ValidationFailed
 from . import blueprint
 from .helpers import form_value, safe_next
-from .i18n import gettext as _
+from .i18n import field_message, gettext as _
 from .identity import login_required, viewer
 from .views import render_post
 
@@ -36,6 +36,27 @@ async def delete_comment(slug: str, comment_id: int):
     await comments.delete_comment(get_session(), viewer(), slug, comment_id)
     await flash(_("The comment was deleted."), "success")
     return redirect(url_for("site.post", slug=slug, _anchor="comments"), 303)
+
+
+MODERATION_DONE = {
+    "hide": N_("The comment is hidden."),
+    "unhide": N_("The comment is shown again."),
+    "approve": N_("The comment is approved."),
+}
+
+
+@blueprint.post("/posts/<slug>/comments/<id:comment_id>/<any(hide, unhide, approve):action>")
+@login_required
+async def moderate_comment(slug: str, comment_id: int, action: str):
+    """The post's author (or an admin) hides, shows again or approves a comment."""
+    try:
+        await moderation.set_state(get_session(), viewer(), slug, comment_id, action)
+    except ValidationFailed as exc:
+        await get_session().rollback()
+        await flash(field_message("comment", exc.errors.get("comment", [""])[0]), "error")
+    else:
+        await flash(_(MODERATION_DONE[action]), "success")
+    return redirect(url_for("site.post", slug=slug, _anchor=f"comment-{comment_id}"), 303)
 
 
 @blueprint.post("/posts/<slug>/favorite")

@@ -47,13 +47,15 @@ async def render_post(slug: str, *, status: int = 200, **context: Any):
     user = viewer()
     view = await posts.get_post_view(session, slug, viewer_id=viewer_id(),
                                      admin=bool(user and user.is_admin))  # else drafts are 404
-    thread = await comments.list_comments(session, view.post.id, viewer_id=viewer_id())
+    moderator = comments.can_moderate(user, view.post.author_id)
+    thread = await comments.list_comments(session, view.post.id, viewer_id=viewer_id(), moderator=moderator)
     html = await render_template(
         "site/post.html",
         view=view,
         comments=thread,
         can_edit=posts.can_edit(user, view.post),
-        can_delete_comment=lambda comment: comments.can_delete(user, comment),
+        can_moderate=moderator,
+        can_delete_comment=lambda comment: comments.can_delete(user, comment, view.post.author_id),
         **context,
     )
     return html, status
