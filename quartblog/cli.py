@@ -216,6 +216,26 @@ def init_app(app: Quart) -> None:
             raise click.ClickException(str(exc)) from exc
         click.echo(f"{user.username} is now {user.role.value}")
 
+    @app.cli.command("recount")
+    @click.option("--check", is_flag=True, help="Only report the numbers that are wrong (exit 1 if any).")
+    def recount(check: bool) -> None:
+        """Recompute the post counts kept on write (after an older release wrote posts)."""
+        from .services import counts
+
+        async def work(session: AsyncSession) -> dict[str, tuple[int, int]]:
+            wrong = await counts.drift(session)
+            if not check and wrong:
+                await counts.recount(session)
+            return wrong
+
+        wrong = _run_with_session(app, work)
+        for name, (kept, counted) in sorted(wrong.items()):
+            click.echo(f"{name}: kept {kept}, counted {counted}")
+        if check and wrong:
+            raise click.exceptions.Exit(1)
+        click.echo(f"{len(wrong)} wrong, " + ("left as they are" if check else "recounted")
+                   if wrong else "every count is right")
+
     @app.cli.command("seed")
     @click.option("--users", "n_users", default=50, show_default=True)
     @click.option("--posts", "n_posts", default=500, show_default=True)

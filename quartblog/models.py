@@ -12,6 +12,7 @@ import enum
 from datetime import datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     Column,
@@ -183,6 +184,29 @@ class Tag(Base):
 
     def __repr__(self) -> str:
         return f"<Tag {self.name!r}>"
+
+
+class Counter(Base):
+    """A number kept on write instead of counted at read (services/counts.py)."""
+
+    __tablename__ = "counters"
+    __table_args__ = (MYSQL_TABLE_ARGS,)
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+
+
+class TagCount(Base):
+    """How many posts with this tag are published (scheduled ones included), kept on
+    write (services/counts.py).  A table of its own, not a column of ``tags``: the
+    writers' row locks on it are taken last and in key order, apart from the locks
+    that writing a tag name takes."""
+
+    __tablename__ = "tag_counts"
+    __table_args__ = (MYSQL_TABLE_ARGS,)
+
+    tag_id: Mapped[int] = mapped_column(ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True)
+    posts: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class PostStatus(str, enum.Enum):

@@ -15,7 +15,8 @@ from sqlalchemy import Table, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from tqdm import tqdm
 
-from .models import Comment, Post, Role, Tag, User, favorites, follows, post_tags
+from .models import Comment, Post, PostStatus, Role, Tag, User, favorites, follows, post_tags
+from .services.counts import recount
 from .services.users import hash_password
 from .types import utcnow
 
@@ -121,6 +122,7 @@ async def seed_database(engine: AsyncEngine, *, n_users: int = 50, n_posts: int 
                     "title": title, "description": _sentence(rng, 8, 14), "body": _body(rng),
                     "created_at": created, "updated_at": created,
                     "author_id": rng.choice(user_ids) if user_ids else 1, "view_count": 0,
+                    "status": PostStatus.PUBLISHED.value, "published_at": created,
                 }
 
         if user_ids or n_posts == 0:
@@ -156,6 +158,7 @@ async def seed_database(engine: AsyncEngine, *, n_users: int = 50, n_posts: int 
                 {"user_id": a, "post_id": b, "created_at": now}
                 for a, b in pairs(n_favorites, post_ids, False)
             ), "favorites")
+        await recount(conn)  # the kept post counts (services/counts.py)
         if conn.dialect.name == "postgresql":
             # ids were given explicitly: move the sequences past them
             for table in ("users", "tags", "posts", "comments"):

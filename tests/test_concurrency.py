@@ -27,6 +27,7 @@ from sqlalchemy import func, select, update
 
 from quartblog.db import create_engine
 from quartblog.migrations import upgrade
+from quartblog.services import counts
 from quartblog.models import Comment, Post, Role, Tag, User, favorites, follows, post_tags
 
 from .conftest import TEST_SECRET, fresh_database
@@ -208,6 +209,42 @@ async def test_a_favorite_and_follow_storm_leaves_exact_counts(live):
     followers = await live.scalar(select(func.count()).select_from(follows)
                                   .join(User, User.id == follows.c.followed_id).where(User.username == "idol"))
     assert 0 <= followers <= len(names)
+
+
+async def test_writers_publishing_retagging_and_deleting_at_once_keep_post_counts_exact(live):
+    """The counts kept on write (services/counts.py) under concurrent writers who share
+    tags: after the storm they equal a recount, and the lists say so."""
+    names = [f"scribe{i}" for i in range(8)]
+    tokens = await register(live, names)
+    articles = {name: [await write(live, tokens[name], f"{name} {k}", ["shared", f"ring{i % 3}"])
+                       for k in range(2)] for i, name in enumerate(names)}
+    clients = {name: live.client(tokens[name]) for name in names}
+    try:
+        requests = []
+        for i, (name, client) in enumerate(clients.items()):
+            first, second = (a["slug"] for a in articles[name])
+            requests.append(client.put(f"/api/articles/{first}", json={"article": {
+                "tagList": [f"ring{(i + 1) % 3}", "shared", "fresh"]}}))
+            if i % 2:
+                requests.append(client.delete(f"/api/articles/{second}"))
+            else:
+                requests.append(client.put(f"/api/articles/{second}", json={"article": {"status": "draft"}}))
+            requests.append(client.post("/api/articles", json={"article": {
+                "title": f"{name} late", "description": "d", "body": "b", "tagList": ["fresh", "shared"]}}))
+        responses = await at_once(*requests)
+    finally:
+        await asyncio.gather(*(c.aclose() for c in clients.values()))
+    assert set(no_server_errors(responses)) <= {200, 201, 204}
+    async with live.engine.connect() as conn:
+        assert await counts.drift(conn) == {}
+    async with live.client() as client:
+        everything = (await client.get("/api/articles", params={"limit": 1})).json()["articlesCount"]
+        shared = (await client.get("/api/articles", params={"tag": "shared", "limit": 1})).json()["articlesCount"]
+        fresh = (await client.get("/api/articles", params={"tag": "fresh", "limit": 1})).json()["articlesCount"]
+    public = select(func.count()).select_from(Post).where(Post.status == "published")
+    assert everything == await live.scalar(public)
+    assert shared == await live.scalar(public.join(post_tags).join(Tag).where(Tag.name == "shared"))
+    assert fresh == 16  # 8 retagged + 8 new
 
 
 async def _site_session(live: LiveServer, email: str) -> tuple[httpx.AsyncClient, str]:

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..models import Comment, Post, Role, Tag, User, post_tags
 from ..types import utcnow
-from . import audit, sign_ins, users
+from . import audit, counts, sign_ins, users
 from .errors import Errors, N_, NotFound, PermissionDenied, ValidationFailed
 from .tags import TAG_MAX, normalize_tags
 from .upsert import insert_missing
@@ -151,8 +151,10 @@ async def _delete_user(session: AsyncSession, target: User, posts: str) -> None:
         await session.execute(update(Comment).where(Comment.author_id == target.id)
                               .values(author_id=placeholder).execution_options(synchronize_session=False))
     else:
-        await session.execute(delete(Post).where(Post.author_id == target.id)
-                              .execution_options(synchronize_session=False))
+        their_posts = list(await session.scalars(select(Post.id).where(Post.author_id == target.id)))
+        async with counts.changing(session, their_posts):
+            await session.execute(delete(Post).where(Post.author_id == target.id)
+                                  .execution_options(synchronize_session=False))
     # Comments, favorites, follows, sign-ins: ON DELETE CASCADE; audit rows keep the name.
     await session.execute(delete(User).where(User.id == target.id).execution_options(synchronize_session=False))
     session.expunge(target)
@@ -219,7 +221,8 @@ async def list_posts(session: AsyncSession, *, author: str | None = None, tag: s
 async def _bulk_delete(session: AsyncSession, actor: User, ids: list[int]) -> int:
     slugs = list(await session.scalars(select(Post.slug).where(Post.id.in_(ids)).order_by(Post.id)))
     if slugs:
-        await session.execute(delete(Post).where(Post.id.in_(ids)).execution_options(synchronize_session=False))
+        async with counts.changing(session, ids):
+            await session.execute(delete(Post).where(Post.id.in_(ids)).execution_options(synchronize_session=False))
         for slug in slugs:
             await audit.record(session, actor, "post.delete", f"post:{slug}")
     return len(slugs)
@@ -316,8 +319,10 @@ async def merge_tags(session: AsyncSession, actor: User, source: str, target: st
         raise ValidationFailed.one("into", N_("no tag has this name"))
     old, new = tags[source], tags[into]
     post_ids = list(await session.scalars(select(post_tags.c.post_id).where(post_tags.c.tag_id == old.id)))
-    await insert_missing(session, post_tags, [{"post_id": p, "tag_id": new.id} for p in post_ids],
-                         ["post_id", "tag_id"])
+    async with counts.changing(session, post_ids):
+        await insert_missing(session, post_tags, [{"post_id": p, "tag_id": new.id} for p in post_ids],
+                             ["post_id", "tag_id"])
+        await session.execute(delete(post_tags).where(post_tags.c.tag_id == old.id))
     await session.execute(delete(Tag).where(Tag.id == old.id).execution_options(synchronize_session=False))
     session.expunge(old)
     await audit.record(session, actor, "tag.merge", f"tag:{source}", f"-> {into} ({len(post_ids)} posts)")

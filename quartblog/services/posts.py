@@ -9,18 +9,20 @@ author and admins (``NotFound`` for everyone else: its existence does not leak).
 
 Reading is done in a fixed number of statements whatever the page size:
 
-1. ``count``: how many posts match (for page links and ``articlesCount``);
-2. ``ids``: the ids of the requested page, from an index only (a deferred join:
-   deep pages skip index entries, not whole rows);
-3. ``views``: those posts with their author, tag names, favorite and comment
+1. ``page``: the ids of the requested page, from an index only (a deferred join:
+   deep pages skip index entries, not whole rows), with how many posts match (for
+   page links and ``articlesCount``) beside them: kept on write for all public
+   posts and per tag (services/counts.py), counted for other filters;
+2. ``views``: those posts with their author, tag names, favorite and comment
    counts, and the viewer's favorited/following flags, in one statement.
 
-A single post is step 3 alone.
+A single post is step 2 alone.
 """
 
 from __future__ import annotations
 
 import secrets
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -38,7 +40,7 @@ from ..types import utcnow
 from .text import check_text
 from .errors import Errors, Message, N_, NotFound, PermissionDenied, ValidationFailed
 from .upsert import insert_missing
-from . import search
+from . import counts, search
 from .tags import get_or_create_tags, normalize_tag, normalize_tags
 from .users import following_expr
 
@@ -221,14 +223,27 @@ def _cached_list_statements(tag, author, favorited_by, feed_of, unpublished_of,
                                              feed_of=feed_of, unpublished_of=unpublished_of), dialect)
 
 
+def _total(flt: PostFilter, dialect: str):
+    """How many posts the filter's list has: the kept counts (services/counts.py) for
+    all public posts and for a tag's, a ``COUNT`` of the rows for other filters."""
+    if (flt.author is None and flt.favorited_by is None and flt.feed_of is None
+            and not flt.search and flt.unpublished_of is None):
+        if flt.tag is None:
+            return counts.public_total(bindparam("now"))
+        return counts.public_tag_total(bindparam("tag"), bindparam("now"))
+    return _filtered(select(func.count(Post.id)), flt, dialect).correlate(None).scalar_subquery()
+
+
 def _build_list_statements(flt: PostFilter, dialect: str) -> tuple[Select, Select]:
-    count = _filtered(select(func.count(Post.id)), flt, dialect)
+    """(count, page): the page's ids with the list's total beside each (an uncorrelated
+    subquery: computed once), and the total alone for a page past the end."""
+    total = _total(flt, dialect)
     # Public lists newest published first; a writer's drafts most recently changed first.
     order = ((Post.updated_at.desc(), Post.id.desc()) if flt.unpublished_of is not None
              else (Post.published_at.desc(), Post.id.desc()))
-    ids = (_filtered(select(Post.id), flt, dialect).order_by(*order)
-           .limit(bindparam("limit", type_=Integer)).offset(bindparam("offset", type_=Integer)))
-    return count, ids
+    page = (_filtered(select(Post.id, total.label("total")), flt, dialect).order_by(*order)
+            .limit(bindparam("limit", type_=Integer)).offset(bindparam("offset", type_=Integer)))
+    return select(total.label("total")), page
 
 
 # Search: every term of the query must be in the title or the body, found in
@@ -328,14 +343,14 @@ async def list_posts(session: AsyncSession, flt: PostFilter | None = None, *,
         raise ValidationFailed.one("limit", f"must be between 1 and {LIMIT_MAX}")
     if offset < 0:
         raise ValidationFailed.one("offset", "must not be negative")
-    count, page_ids = _list_statements(flt, session.get_bind().dialect.name)
+    count, page = _list_statements(flt, session.get_bind().dialect.name)
     params = _filter_params(flt, utcnow())  # one instant for both statements
-    total = await session.scalar(count, params) or 0
-    if offset >= total:
+    rows = (await session.execute(page, {**params, "limit": limit, "offset": offset})).all()
+    if not rows:  # no posts, or a page past the last one
+        total = int(await session.scalar(count, params) or 0)
         return PostPage(items=[], total=total, limit=limit, offset=offset)
-    ids = list(await session.scalars(page_ids, {**params, "limit": limit, "offset": offset}))
-    views = await load_views(session, ids, viewer_id=viewer_id, with_body=with_body)
-    return PostPage(items=views, total=total, limit=limit, offset=offset)
+    views = await load_views(session, [row.id for row in rows], viewer_id=viewer_id, with_body=with_body)
+    return PostPage(items=views, total=int(rows[0].total), limit=limit, offset=offset)
 
 
 async def load_views(session: AsyncSession, ids: list[int], *, viewer_id: int | None = None,
@@ -502,12 +517,13 @@ async def _free_slug(session: AsyncSession, base: str, lost: set[str]) -> str:
     return f"{base}-{n}"
 
 
-async def _set_tags(session: AsyncSession, post_id: int, names: list[str]) -> None:
+async def _set_tags(session: AsyncSession, post_id: int, names: list[str]) -> list[int]:
     await session.execute(delete(post_tags).where(post_tags.c.post_id == post_id))
     tag_ids = await get_or_create_tags(session, names)
     if tag_ids:
         await session.execute(insert(post_tags), [{"post_id": post_id, "tag_id": tag_id, "position": n}
                                                   for n, tag_id in enumerate(tag_ids)])
+    return tag_ids
 
 
 async def create_post(session: AsyncSession, author: User, *, title: str | None,
@@ -544,7 +560,8 @@ async def create_post(session: AsyncSession, author: User, *, title: str | None,
             if "slug" not in str(exc.orig).lower():
                 raise
             lost.add(post.slug)  # taken meanwhile by a concurrent writer: pick again
-    await _set_tags(session, post.id, names)
+    tag_ids = await _set_tags(session, post.id, names)
+    await counts.count_new(session, published=publication[0] is PostStatus.PUBLISHED, tag_ids=tag_ids)
     return await get_post_view(session, post.slug, viewer_id=author.id, admin=author.is_admin)
 
 
@@ -570,26 +587,29 @@ async def update_post(session: AsyncSession, actor: User, slug: str, *, title: s
     names = normalize_tags(tags, errors) if tags is not None else None
     publication = _publication(errors, status, publish_at, current=post)
     errors.raise_if_any()
-    if publication is not None:
-        post.status, post.published_at = publication
-    if title is not None:
-        post.title = title.strip()
-    if body is not None:
-        post.body = body
-    if description is not None:
-        post.description = _description(description, post.body)
-    if title is not None or body is not None:
-        post.search_text = search.search_text(post.title, post.body)
-    post.updated_at = utcnow()
-    await session.flush()
-    if names is not None:
-        await _set_tags(session, post.id, names)
+    counted = publication is not None or names is not None  # what the kept counts depend on
+    async with counts.changing(session, [post.id]) if counted else nullcontext():
+        if publication is not None:
+            post.status, post.published_at = publication
+        if title is not None:
+            post.title = title.strip()
+        if body is not None:
+            post.body = body
+        if description is not None:
+            post.description = _description(description, post.body)
+        if title is not None or body is not None:
+            post.search_text = search.search_text(post.title, post.body)
+        post.updated_at = utcnow()
+        await session.flush()
+        if names is not None:
+            await _set_tags(session, post.id, names)
     return await get_post_view(session, post.slug, viewer_id=actor.id, admin=actor.is_admin)
 
 
 async def delete_post(session: AsyncSession, actor: User, slug: str) -> None:
     post = await get_post_for_edit(session, actor, slug)
-    await session.execute(delete(Post).where(Post.id == post.id).execution_options(synchronize_session=False))
+    async with counts.changing(session, [post.id]):
+        await session.execute(delete(Post).where(Post.id == post.id).execution_options(synchronize_session=False))
     session.expunge(post)
 
 

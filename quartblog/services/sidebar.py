@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from sqlalchemy import Integer, bindparam, cast, func, literal, null, select, union_all
+from sqlalchemy import Integer, bindparam, cast, literal, null, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..models import Post, Tag, post_tags
+from ..models import Post, Tag
+from .counts import public_tag_uses
 from ..types import utcnow
 from .posts import public_condition
 
@@ -37,12 +38,10 @@ def _statement(size: int):
         select(Post.slug.label("a"), Post.title.label("b"), Post.published_at.label("at"), Post.id.label("pid"))
         .where(public).order_by(Post.published_at.desc(), Post.id.desc()).limit(size).subquery()
     )
-    uses = func.count(post_tags.c.post_id)
+    tags, uses = public_tag_uses(bindparam("now"))  # kept on write: no GROUP BY of post_tags
     popular = (
-        select(Tag.name.label("a"), uses.label("n"))
-        .join(post_tags, post_tags.c.tag_id == Tag.id)
-        .join(Post, Post.id == post_tags.c.post_id).where(public)
-        .group_by(Tag.id, Tag.name).order_by(uses.desc(), Tag.name).limit(size).subquery()
+        select(Tag.name.label("a"), uses.label("n")).select_from(tags)
+        .where(uses > 0).order_by(uses.desc(), Tag.name).limit(size).subquery()
     )
     return union_all(
         # kind 0: a post, 1: a tag (numbers: MySQL would refuse to mix a string

@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..models import Post, Tag, post_tags
+from ..models import Tag
 from ..types import utcnow
 from .errors import Errors, Message, N_
 from .text import has_control_characters
+from .counts import public_tag_uses
 from .upsert import insert_missing
 
 TAG_MAX = 64
@@ -79,11 +80,6 @@ async def get_or_create_tags(session: AsyncSession, names: list[str]) -> list[in
 async def all_tag_names(session: AsyncSession) -> list[str]:
     """Every tag that is on at least one public post (no drafts, nothing scheduled
     yet), the most used first (ties by name)."""
-    from .posts import public_condition  # posts imports this module
-
-    uses = (select(post_tags.c.tag_id, func.count().label("n"))
-            .select_from(post_tags.join(Post, Post.id == post_tags.c.post_id))
-            .where(public_condition(utcnow()))
-            .group_by(post_tags.c.tag_id).subquery())
+    tags, uses = public_tag_uses(utcnow())  # kept on write (services/counts.py)
     return list(await session.scalars(
-        select(Tag.name).join(uses, uses.c.tag_id == Tag.id).order_by(uses.c.n.desc(), Tag.name)))
+        select(Tag.name).select_from(tags).where(uses > 0).order_by(uses.desc(), Tag.name)))
