@@ -166,4 +166,20 @@ async def seed_database(engine: AsyncEngine, *, n_users: int = 50, n_posts: int 
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                     f"(SELECT coalesce(max(id), 0) + 1 FROM {table}), false)"))
     progress.close()
+    await _analyze(engine)
     return counts
+
+
+async def _analyze(engine: AsyncEngine) -> None:
+    """Fresh planner statistics after a bulk load (and PostgreSQL's visibility map, for
+    index-only scans): without them the first plans are made for empty tables."""
+    tables = ("users", "tags", "posts", "post_tags", "comments", "follows", "favorites",
+              "counters", "tag_counts")
+    async with engine.connect() as conn:
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")  # VACUUM: no transaction
+        if conn.dialect.name == "postgresql":
+            await conn.execute(text("VACUUM ANALYZE " + ", ".join(tables)))
+        elif conn.dialect.name in ("mysql", "mariadb"):
+            await conn.execute(text("ANALYZE TABLE " + ", ".join(tables)))
+        else:
+            await conn.execute(text("ANALYZE"))

@@ -6,7 +6,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from markupsafe import Markup
-from quart import current_app, render_template, request, url_for
+from quart import current_app, g, has_request_context, render_template, request, url_for
 
 from ..markdown import render_markdown
 from ..services.errors import ValidationFailed
@@ -67,6 +67,25 @@ def safe_next(target: str | None) -> str | None:
 @blueprint.app_template_filter("markdown")
 def markdown_filter(source: str | None) -> Markup:
     return Markup(render_markdown(source or ""))
+
+
+@blueprint.app_template_global("url_for")
+def remembered_url_for(endpoint: str, **values: Any) -> str:
+    """Templates' ``url_for``, each URL built once per request: a list page links the
+    same tags and authors many times, and building a URL is the dearest call a
+    template makes (werkzeug's MapAdapter.build)."""
+    if not has_request_context():
+        return url_for(endpoint, **values)
+    try:
+        key = (endpoint, *sorted(values.items()))
+        hash(key)
+    except TypeError:  # a list value: build it afresh
+        return url_for(endpoint, **values)
+    urls = g.setdefault("_urls", {})
+    url = urls.get(key)
+    if url is None:
+        url = urls[key] = url_for(endpoint, **values)
+    return url
 
 
 @blueprint.app_template_global()

@@ -215,9 +215,14 @@ def format_moment(value: datetime | None) -> str:
     return gettext("%(datetime)s UTC", datetime=both)
 
 
+@lru_cache(maxsize=4096)
+def _count(value: int, locale: str) -> str:
+    return format_decimal(value, locale=_babel_locale(locale))
+
+
 def format_count(value: int | None) -> str:
-    """12345 as "12,345" (per locale)."""
-    return format_decimal(value or 0, locale=_babel_locale(get_locale()))
+    """12345 as "12,345" (per locale; a list page formats the same few counts often)."""
+    return _count(value or 0, get_locale())
 
 
 # --- the switch ------------------------------------------------------------------------
