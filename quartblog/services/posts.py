@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.dialects.mysql import match as mysql_match
 from sqlalchemy.sql import Select
 
+from ..db import read_rows
 from ..markdown import plain_summary
 from ..models import Comment, CommentState, Post, PostStatus, Tag, User, favorites, follows, post_tags
 from ..types import utcnow
@@ -345,7 +346,7 @@ async def list_posts(session: AsyncSession, flt: PostFilter | None = None, *,
         raise ValidationFailed.one("offset", "must not be negative")
     count, page = _list_statements(flt, session.get_bind().dialect.name)
     params = _filter_params(flt, utcnow())  # one instant for both statements
-    rows = (await session.execute(page, {**params, "limit": limit, "offset": offset})).all()
+    rows = (await read_rows(session, page, {**params, "limit": limit, "offset": offset})).all()
     if not rows:  # no posts, or a page past the last one
         total = int(await session.scalar(count, params) or 0)
         return PostPage(items=[], total=total, limit=limit, offset=offset)
@@ -359,7 +360,7 @@ async def load_views(session: AsyncSession, ids: list[int], *, viewer_id: int | 
     if not ids:
         return []
     statement = _views_statement(by_slug=False, with_body=with_body, has_viewer=viewer_id is not None)
-    rows = await session.execute(statement, {"ids": ids, "viewer_id": viewer_id})
+    rows = await read_rows(session, statement, {"ids": ids, "viewer_id": viewer_id})
     by_id = {view.post.id: view for view in map(_to_view, rows)}
     return [by_id[i] for i in ids if i in by_id]
 
@@ -369,7 +370,7 @@ async def get_post_view(session: AsyncSession, slug: str, *, viewer_id: int | No
     """The post with this slug, if this viewer may see it (``may_see``), else NotFound:
     a draft or a scheduled post looks like no post at all to anyone else."""
     statement = _views_statement(by_slug=True, with_body=True, has_viewer=viewer_id is not None)
-    row = (await session.execute(statement, {"slug": slug, "viewer_id": viewer_id})).first()
+    row = (await read_rows(session, statement, {"slug": slug, "viewer_id": viewer_id})).first()
     if row is None:
         raise NotFound("article")
     view = _to_view(row)

@@ -8,6 +8,7 @@ from functools import lru_cache
 from sqlalchemy import Integer, bindparam, cast, literal, null, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..db import read_rows
 from ..models import Post, Tag
 from .counts import public_tag_uses
 from ..types import utcnow
@@ -22,7 +23,7 @@ class Sidebar:
 
 async def load_sidebar(session: AsyncSession, size: int = 5) -> Sidebar:
     """Both lists in one round trip: a UNION ALL of two small queries."""
-    rows = (await session.execute(_statement(size), {"now": utcnow()})).all()  # no drafts, nothing scheduled yet
+    rows = (await read_rows(session, _statement(size), {"now": utcnow()})).all()  # no drafts, nothing scheduled yet
     # UNION ALL keeps no order: sort each part again (five rows each)
     posts = sorted((r for r in rows if r.kind == 0), key=lambda r: (r.at, r.pid), reverse=True)
     tags = sorted((r for r in rows if r.kind == 1), key=lambda r: (-int(r.n), r.a))
