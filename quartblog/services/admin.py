@@ -9,21 +9,24 @@ Deleting an account (by an admin, or by its owner from the settings page) either
 deletes its posts and comments, or keeps them: they are reassigned to one placeholder
 account, ``deleted-user`` (disabled, no usable password, a name nobody can register),
 so pages and feeds show "deleted-user" as their author and nothing points at a
-missing row.  Favorites, follows and sign-ins of the account go with it.
+missing row.  Favorites, follows and sign-ins of the account go with it.  So do its
+uploaded images (``uploads.delete_user_uploads``: the rows at once, the files once the
+deletion is committed), except, when the posts are kept, the images uploaded for posts:
+the kept posts show them, so they go to the placeholder with the posts.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Awaitable, Callable
+from typing import Any, Awaitable, Callable
 
 from sqlalchemy import delete, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..models import Comment, Post, PostStatus, Role, Tag, User, post_tags
+from ..models import Comment, Post, PostStatus, Role, Tag, Upload, User, post_tags
 from ..types import utcnow
-from . import audit, posts as post_service, sign_ins, users
+from . import audit, posts as post_service, sign_ins, uploads, users
 from .errors import Errors, N_, NotFound, PermissionDenied, ValidationFailed
 from .tags import TAG_MAX, normalize_tags
 from .upsert import insert_missing
@@ -140,7 +143,7 @@ async def _placeholder_id(session: AsyncSession) -> int:
     return await session.scalar(select(User.id).where(User.username == users.DELETED_USERNAME))
 
 
-async def _delete_user(session: AsyncSession, target: User, posts: str) -> None:
+async def _delete_user(session: AsyncSession, storage: Any, target: User, posts: str) -> None:
     if posts not in POSTS_CHOICES:
         raise ValidationFailed.one("posts", N_("must be 'keep' or 'delete'"))
     _not_placeholder(target)
@@ -150,16 +153,22 @@ async def _delete_user(session: AsyncSession, target: User, posts: str) -> None:
                               .values(author_id=placeholder).execution_options(synchronize_session=False))
         await session.execute(update(Comment).where(Comment.author_id == target.id)
                               .values(author_id=placeholder).execution_options(synchronize_session=False))
+        # The kept posts show the images uploaded for them: they stay, the placeholder's.
+        await session.execute(update(Upload).where(Upload.user_id == target.id, Upload.purpose == uploads.POST)
+                              .values(user_id=placeholder).execution_options(synchronize_session=False))
     else:
         await session.execute(delete(Post).where(Post.author_id == target.id)
                               .execution_options(synchronize_session=False))
+    await uploads.delete_user_uploads(session, storage, target.id)  # files: after the commit
     # Comments, favorites, follows, sign-ins: ON DELETE CASCADE; audit rows keep the name.
     await session.execute(delete(User).where(User.id == target.id).execution_options(synchronize_session=False))
     session.expunge(target)
 
 
-async def delete_user(session: AsyncSession, actor: User, username: str, posts: str) -> None:
-    """An admin deletes an account (not their own: that is the settings page's)."""
+async def delete_user(session: AsyncSession, actor: User, username: str, posts: str, *,
+                      storage: Any) -> None:
+    """An admin deletes an account (not their own: that is the settings page's);
+    ``storage`` (``media.get_storage()``) holds its uploaded images."""
     admin_ids = await _lock_acting_admin(session, actor)
     target = await users.get_user_by_username(session, username)
     if target.id == actor.id:
@@ -167,11 +176,12 @@ async def delete_user(session: AsyncSession, actor: User, username: str, posts: 
     if admin_ids == {target.id}:
         raise ValidationFailed.one("username", users.LAST_ADMIN)
     name = target.username
-    await _delete_user(session, target, posts)
+    await _delete_user(session, storage, target, posts)
     await audit.record(session, actor, "user.delete", f"user:{name}", f"posts: {posts}")
 
 
-async def delete_own_account(session: AsyncSession, user: User, password: str | None, posts: str) -> None:
+async def delete_own_account(session: AsyncSession, user: User, password: str | None, posts: str, *,
+                             storage: Any) -> None:
     """A user deletes their account after typing their password again."""
     if posts not in POSTS_CHOICES:
         raise ValidationFailed.one("posts", N_("must be 'keep' or 'delete'"))
@@ -180,7 +190,7 @@ async def delete_own_account(session: AsyncSession, user: User, password: str | 
     admin_ids = await users.lock_admins(session)
     if admin_ids == {user.id}:
         raise ValidationFailed.one("current_password", users.LAST_ADMIN)
-    await _delete_user(session, user, posts)
+    await _delete_user(session, storage, user, posts)
 
 
 # --- posts -------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 from quart import flash, redirect, render_template, request, url_for
 
 from ..db import get_session
+from ..media import get_storage
 from ..models import Role
 from ..services import admin, audit, comments, moderation, settings, users
 from ..services.errors import N_, PermissionDenied, ValidationFailed
@@ -115,7 +116,7 @@ async def delete_user(username: str):
     _require_admin()
     posts = (await request.form).get("posts", "")
     try:
-        await admin.delete_user(get_session(), viewer(), username, posts)
+        await admin.delete_user(get_session(), viewer(), username, posts, storage=get_storage())
     except ValidationFailed as exc:
         return await _refused(exc, _("%(name)s was not deleted", name=username), url_for("site.admin_users"))
     await flash(_("The account of %(name)s is deleted.", name=username), "success")
