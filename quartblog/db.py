@@ -424,6 +424,42 @@ async def read_rows(session: AsyncSession, statement: Any, params: dict[str, Any
     return await connection.execute(statement, params)
 
 
+# Work outside the database that must follow a commit, never a rollback (removing a
+# stored file: a rolled-back deletion must find its files where they were).
+_AFTER_COMMIT, _COMMITTED = "after_commit", "after_commit_ready"
+
+
+def after_commit(session: AsyncSession, callback: Callable[[], Any]) -> None:
+    """Run ``callback`` (an async function without arguments) once the session's current
+    transaction is committed; drop it if the transaction is rolled back.  The request's
+    session runs it right after the commit (``finish_request``); another session's owner
+    calls ``run_after_commit`` after committing."""
+    session.sync_session.info.setdefault(_AFTER_COMMIT, []).append(callback)
+
+
+@event.listens_for(BlogSession, "after_commit")
+def _commit_callbacks(session: Session) -> None:
+    if not session.in_nested_transaction():  # a savepoint's release is no commit
+        session.info.setdefault(_COMMITTED, []).extend(session.info.pop(_AFTER_COMMIT, []))
+
+
+@event.listens_for(BlogSession, "after_transaction_end")
+def _drop_callbacks(session: Session, transaction) -> None:
+    if transaction.parent is None:  # rolled back or closed: what it had to do is off
+        session.info.pop(_AFTER_COMMIT, None)
+
+
+async def run_after_commit(session: AsyncSession) -> None:
+    """Run the callbacks of committed transactions (``after_commit``).  The data is
+    committed already: a failing callback is logged, not raised."""
+    callbacks = session.sync_session.info.pop(_COMMITTED, [])
+    for callback in callbacks:
+        try:
+            await callback()
+        except Exception:  # noqa: BLE001 - e.g. a file that could not be removed
+            log.warning("after commit: %r failed", callback, exc_info=True)
+
+
 def engine_from_config(config: dict[str, Any], instance_path: str | Path) -> AsyncEngine:
     return create_engine(
         config.get("DATABASE_URL") or default_database_url(instance_path),
@@ -588,6 +624,7 @@ async def finish_request(response: Response) -> None:
             await session.flush()  # ORM changes not flushed yet are writes too
             if session.sync_session.info.get("wrote"):
                 await session.commit()
+                await run_after_commit(session)
                 if changed_content(session):
                     await response_cache.content_changed()
         else:

@@ -98,3 +98,31 @@ def opened(data: bytes) -> Image.Image:
     image = Image.open(io.BytesIO(data))
     image.load()
     return image
+
+
+def sunrise(width: int = 2000, height: int = 1200) -> bytes:
+    """A JPEG that looks like a photo in screenshots: a sky from night blue to orange, the
+    sun on the horizon, hills, and water with the sun's reflection."""
+    image = Image.new("RGB", (width, height))
+    draw = ImageDraw.Draw(image)
+    horizon = int(height * 0.62)
+    top, low = (24, 38, 92), (250, 164, 84)
+    for y in range(horizon):
+        t = y / horizon
+        draw.line([(0, y), (width, y)], fill=tuple(round(a + (b - a) * t ** 1.6) for a, b in zip(top, low)))
+    sun_x, radius = int(width * 0.58), int(height * 0.09)
+    draw.ellipse((sun_x - radius, horizon - radius, sun_x + radius, horizon + radius), fill=(255, 214, 120))
+    draw.polygon([(0, horizon), (0, int(horizon * 0.82)), (int(width * 0.2), int(horizon * 0.9)),
+                  (int(width * 0.38), int(horizon * 0.8)), (int(width * 0.5), horizon)], fill=(58, 52, 88))
+    draw.polygon([(int(width * 0.66), horizon), (int(width * 0.82), int(horizon * 0.86)),
+                  (width, int(horizon * 0.92)), (width, horizon)], fill=(70, 60, 96))
+    for y in range(horizon, height):
+        t = (y - horizon) / (height - horizon)
+        draw.line([(0, y), (width, y)], fill=tuple(round(a * (1 - t) + b * t) for a, b in
+                                                     zip((180, 120, 90), (30, 40, 70))))
+    for n, y in enumerate(range(horizon + 8, height, 14)):
+        half = int(radius * (1.1 - (y - horizon) / (height - horizon))) + (n % 3) * 6
+        draw.line([(sun_x - half, y), (sun_x + half, y)], fill=(255, 200, 120), width=4)
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=85)
+    return out.getvalue()

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
+from quartblog.media import get_storage
 from quartblog.models import Counter, Post, Role, Tag, TagCount
 from quartblog.services import admin, counts, posts
 from quartblog.services.posts import PostFilter
@@ -82,7 +83,7 @@ async def test_a_scheduled_post_is_counted_the_moment_its_time_comes(db_session,
     assert await all_tag_names(db_session) == ["news", "launch"]
 
 
-async def test_admin_bulk_delete_tag_merge_and_account_deletion_keep_counts_exact(db_session, ada):
+async def test_admin_bulk_actions_tag_merge_and_account_deletion_keep_counts_exact(app, db_session, ada):
     root = await make_user(db_session, "root", Role.ADMIN)
     bob = await make_user(db_session, "bob")
     views = [await make_post(db_session, ada, f"Ada {i}", tags=["py", "web" if i % 2 else "db"])
@@ -95,15 +96,25 @@ async def test_admin_bulk_delete_tag_merge_and_account_deletion_keep_counts_exac
     await assert_exact(db_session)
     assert await totals(db_session) == (5, {"py": 5, "web": 1, "db": 1, "python": 3})
 
+    drafts = [await posts.create_post(db_session, bob, title=f"Draft {i}", description=None, body="x",
+                                      tags=["py", "later"], status="draft") for i in range(2)]
+    draft_ids = [view.post.id for view in drafts]
+    await admin.bulk_posts(db_session, root, "publish", [*draft_ids, views[2].post.id])
+    await assert_exact(db_session)
+    assert await totals(db_session) == (7, {"py": 7, "web": 1, "db": 1, "python": 3, "later": 2})
+    await admin.bulk_posts(db_session, root, "unpublish", draft_ids)
+    await assert_exact(db_session)
+    assert await totals(db_session) == (5, {"py": 5, "web": 1, "db": 1, "python": 3, "later": 0})
+
     await admin.merge_tags(db_session, root, "python", "py")  # bob's posts had both
     await assert_exact(db_session)
-    assert await totals(db_session) == (5, {"py": 5, "web": 1, "db": 1})
+    assert await totals(db_session) == (5, {"py": 5, "web": 1, "db": 1, "later": 0})
 
-    await admin.delete_user(db_session, root, "bob", "delete")
+    await admin.delete_user(db_session, root, "bob", "delete", storage=get_storage(app))
     await assert_exact(db_session)
-    assert await totals(db_session) == (2, {"py": 2, "web": 1, "db": 1})
+    assert await totals(db_session) == (2, {"py": 2, "web": 1, "db": 1, "later": 0})
 
-    await admin.delete_own_account(db_session, ada, PASSWORD, "keep")  # posts stay, by "deleted"
+    await admin.delete_own_account(db_session, ada, PASSWORD, "keep", storage=get_storage(app))  # posts stay, by "deleted"
     await assert_exact(db_session)
     assert (await totals(db_session))[0] == 2
 

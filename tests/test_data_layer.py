@@ -228,3 +228,42 @@ async def test_tags_cannot_contain_a_slash(app, db_session):
     with pytest.raises(ValidationFailed) as invalid:
         await posts.create_post(db_session, ada, title="t", description="d", body="b", tags=["a/b"])
     assert invalid.value.errors == {"tagList": ["a tag cannot contain '/'"]}
+
+
+# --- publishing and unpublishing many posts at once (the admin's bulk actions) ----------
+
+async def test_set_status_many_publishes_and_unpublishes_as_one_post_would(db_session):
+    from datetime import timedelta
+
+    from quartblog.models import PostStatus
+    from quartblog.types import utcnow
+
+    ada = await make_user(db_session, "ada")
+    out = await make_post(db_session, ada, "Out already")
+    draft = await posts.create_post(db_session, ada, title="A draft", description=None, body="b", status="draft")
+    later = await posts.create_post(db_session, ada, title="Later", description=None, body="b",
+                                    status="scheduled", publish_at=utcnow() + timedelta(days=3))
+    await db_session.commit()
+    out_time = out.post.published_at
+    ids = [out.post.id, draft.post.id, later.post.id, 2**31 - 1]  # an id no post has is ignored
+
+    async def stored():
+        await db_session.commit()
+        rows = await db_session.execute(select(Post.slug, Post.status, Post.published_at).order_by(Post.id))
+        return {slug: (PostStatus(status).value, at) for slug, status, at in rows}
+
+    before = utcnow()
+    assert await posts.set_status_many(db_session, ids, PostStatus.PUBLISHED) == 2  # the draft and the scheduled one
+    now = await stored()
+    assert now["out-already"] == ("published", out_time)  # out already: keeps its time
+    for slug in ("a-draft", "later"):
+        status, at = now[slug]
+        assert status == "published" and before <= at <= utcnow()  # public now
+    page = await posts.list_posts(db_session)
+    assert [view.post.slug for view in page.items] == ["later", "a-draft", "out-already"]
+
+    assert await posts.set_status_many(db_session, ids + ids, PostStatus.DRAFT) == 3
+    assert await stored() == {slug: ("draft", None) for slug in ("out-already", "a-draft", "later")}
+    assert (await posts.list_posts(db_session)).total == 0
+    assert await posts.set_status_many(db_session, ids, PostStatus.DRAFT) == 0  # nothing left to change
+    assert await posts.set_status_many(db_session, [], PostStatus.PUBLISHED) == 0

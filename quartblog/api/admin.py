@@ -7,6 +7,7 @@ from __future__ import annotations
 from quart_schema import document_response, validate_querystring, validate_request, validate_response
 
 from ..db import get_session
+from ..media import get_storage
 from ..models import User
 from ..services import admin, users
 from . import blueprint
@@ -58,5 +59,5 @@ async def admin_update_user(username: str, data: AdminUserUpdateRequest, user: U
 @document_response(ErrorsResponse, 403)
 async def admin_delete_user(username: str, query_args: DeleteUserQuery, user: User):
     """Extension (admin): delete an account; ?posts=keep reassigns its posts and comments to 'deleted-user', ?posts=delete deletes them"""
-    await admin.delete_user(get_session(), user, username, query_args.posts)
+    await admin.delete_user(get_session(), user, username, query_args.posts, storage=get_storage())
     return "", 204

@@ -43,8 +43,10 @@ async def _articles(flt: PostFilter, page: Page, viewer: User | None) -> Article
 @validate_querystring(ArticleFilters)
 @validate_response(ArticlesResponse)
 async def list_articles(query_args: ArticleFilters, viewer: User | None):
-    """Recent articles, filtered by tag, author or a user's favorites"""
-    flt = PostFilter(tag=query_args.tag, author=query_args.author, favorited_by=query_args.favorited)
+    """Recent articles, filtered by tag, author or a user's favorites (and, a quartblog extension, by words: q)"""
+    search = " ".join((query_args.q or "").split()) or None
+    flt = PostFilter(tag=query_args.tag, author=query_args.author, favorited_by=query_args.favorited,
+                     search=search)
     return await _articles(flt, query_args, viewer)
 
 

@@ -148,10 +148,16 @@ class Page(Model):
     offset: int = Field(0, ge=0, le=OFFSET_MAX)
 
 
+SEARCH_MAX = 200  # characters of a search query (the site's /search keeps as many)
+
+
 class ArticleFilters(Page):
     tag: str | None = None
     author: str | None = None
     favorited: str | None = None
+    q: str | None = Field(None, max_length=SEARCH_MAX, description=(
+        "quartblog extension: words that must all be in the title or the body (Chinese "
+        "found inside a sentence, a Latin word by its start, any case); empty: no search"))
 
 
 # --- responses -----------------------------------------------------------------------

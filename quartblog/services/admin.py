@@ -9,21 +9,24 @@ Deleting an account (by an admin, or by its owner from the settings page) either
 deletes its posts and comments, or keeps them: they are reassigned to one placeholder
 account, ``deleted-user`` (disabled, no usable password, a name nobody can register),
 so pages and feeds show "deleted-user" as their author and nothing points at a
-missing row.  Favorites, follows and sign-ins of the account go with it.
+missing row.  Favorites, follows and sign-ins of the account go with it.  So do its
+uploaded images (``uploads.delete_user_uploads``: the rows at once, the files once the
+deletion is committed), except, when the posts are kept, the images uploaded for posts:
+the kept posts show them, so they go to the placeholder with the posts.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Awaitable, Callable
+from typing import Any, Awaitable, Callable
 
 from sqlalchemy import delete, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..models import Comment, Post, Role, Tag, User, post_tags
+from ..models import Comment, Post, PostStatus, Role, Tag, Upload, User, post_tags
 from ..types import utcnow
-from . import audit, counts, sign_ins, users
+from . import audit, counts, posts as post_service, sign_ins, uploads, users
 from .errors import Errors, N_, NotFound, PermissionDenied, ValidationFailed
 from .tags import TAG_MAX, normalize_tags
 from .upsert import insert_missing
@@ -140,7 +143,7 @@ async def _placeholder_id(session: AsyncSession) -> int:
     return await session.scalar(select(User.id).where(User.username == users.DELETED_USERNAME))
 
 
-async def _delete_user(session: AsyncSession, target: User, posts: str) -> None:
+async def _delete_user(session: AsyncSession, storage: Any, target: User, posts: str) -> None:
     if posts not in POSTS_CHOICES:
         raise ValidationFailed.one("posts", N_("must be 'keep' or 'delete'"))
     _not_placeholder(target)
@@ -150,18 +153,24 @@ async def _delete_user(session: AsyncSession, target: User, posts: str) -> None:
                               .values(author_id=placeholder).execution_options(synchronize_session=False))
         await session.execute(update(Comment).where(Comment.author_id == target.id)
                               .values(author_id=placeholder).execution_options(synchronize_session=False))
+        # The kept posts show the images uploaded for them: they stay, the placeholder's.
+        await session.execute(update(Upload).where(Upload.user_id == target.id, Upload.purpose == uploads.POST)
+                              .values(user_id=placeholder).execution_options(synchronize_session=False))
     else:
         their_posts = list(await session.scalars(select(Post.id).where(Post.author_id == target.id)))
         async with counts.changing(session, their_posts):
             await session.execute(delete(Post).where(Post.author_id == target.id)
                                   .execution_options(synchronize_session=False))
+    await uploads.delete_user_uploads(session, storage, target.id)  # files: after the commit
     # Comments, favorites, follows, sign-ins: ON DELETE CASCADE; audit rows keep the name.
     await session.execute(delete(User).where(User.id == target.id).execution_options(synchronize_session=False))
     session.expunge(target)
 
 
-async def delete_user(session: AsyncSession, actor: User, username: str, posts: str) -> None:
-    """An admin deletes an account (not their own: that is the settings page's)."""
+async def delete_user(session: AsyncSession, actor: User, username: str, posts: str, *,
+                      storage: Any) -> None:
+    """An admin deletes an account (not their own: that is the settings page's);
+    ``storage`` (``media.get_storage()``) holds its uploaded images."""
     admin_ids = await _lock_acting_admin(session, actor)
     target = await users.get_user_by_username(session, username)
     if target.id == actor.id:
@@ -169,11 +178,12 @@ async def delete_user(session: AsyncSession, actor: User, username: str, posts: 
     if admin_ids == {target.id}:
         raise ValidationFailed.one("username", users.LAST_ADMIN)
     name = target.username
-    await _delete_user(session, target, posts)
+    await _delete_user(session, storage, target, posts)
     await audit.record(session, actor, "user.delete", f"user:{name}", f"posts: {posts}")
 
 
-async def delete_own_account(session: AsyncSession, user: User, password: str | None, posts: str) -> None:
+async def delete_own_account(session: AsyncSession, user: User, password: str | None, posts: str, *,
+                             storage: Any) -> None:
     """A user deletes their account after typing their password again."""
     if posts not in POSTS_CHOICES:
         raise ValidationFailed.one("posts", N_("must be 'keep' or 'delete'"))
@@ -182,7 +192,7 @@ async def delete_own_account(session: AsyncSession, user: User, password: str | 
     admin_ids = await users.lock_admins(session)
     if admin_ids == {user.id}:
         raise ValidationFailed.one("current_password", users.LAST_ADMIN)
-    await _delete_user(session, user, posts)
+    await _delete_user(session, storage, user, posts)
 
 
 # --- posts -------------------------------------------------------------------------
@@ -194,13 +204,37 @@ class PostItem:
     title: str
     created_at: datetime
     author: str
+    status: str = PostStatus.PUBLISHED.value
+    published_at: datetime | None = None
+
+    @property
+    def state(self) -> str:
+        """``draft``, ``scheduled`` or ``published``, as of now."""
+        return post_service.post_state(self.status, self.published_at)
+
+
+# The admin's post list shows every state, or one of them.
+POST_STATES = ("", post_service.DRAFT, post_service.SCHEDULED, post_service.PUBLISHED)
+
+
+def _state_condition(state: str, now: datetime):
+    if state == post_service.DRAFT:
+        return (Post.status == PostStatus.DRAFT) | Post.published_at.is_(None)
+    if state == post_service.SCHEDULED:
+        return (Post.status == PostStatus.PUBLISHED) & (Post.published_at > now)
+    return post_service.public_condition(now)
 
 
 async def list_posts(session: AsyncSession, *, author: str | None = None, tag: str | None = None,
-                     q: str | None = None, limit: int = 50, offset: int = 0) -> Page:
-    """Posts newest first, filtered by author, tag and words of the title.  Two statements."""
+                     q: str | None = None, state: str | None = None, limit: int = 50, offset: int = 0) -> Page:
+    """Posts newest first, filtered by author, tag, words of the title and state
+    (``POST_STATES``: all, draft, scheduled, published).  Two statements."""
     limit, offset = _bounded(limit, offset)
     conditions = []
+    if state:
+        if state not in POST_STATES:
+            raise ValidationFailed.one("state", N_("must be draft, published or scheduled"))
+        conditions.append(_state_condition(state, utcnow()))
     if author:
         conditions.append(User.username == author.strip())
     if tag:
@@ -212,10 +246,11 @@ async def list_posts(session: AsyncSession, *, author: str | None = None, tag: s
     base = select(func.count()).select_from(Post).join(User, User.id == Post.author_id).where(*conditions)
     total = await session.scalar(base)
     rows = await session.execute(
-        select(Post.id, Post.slug, Post.title, Post.created_at, User.username)
+        select(Post.id, Post.slug, Post.title, Post.created_at, User.username, Post.status, Post.published_at)
         .join(User, User.id == Post.author_id).where(*conditions)
         .order_by(Post.created_at.desc(), Post.id.desc()).limit(limit).offset(offset))
-    return Page(items=[PostItem(*row) for row in rows], total=int(total or 0), limit=limit, offset=offset)
+    return Page(items=[PostItem(*row[:5], status=PostStatus(row.status).value, published_at=row.published_at)
+                       for row in rows], total=int(total or 0), limit=limit, offset=offset)
 
 
 async def _bulk_delete(session: AsyncSession, actor: User, ids: list[int]) -> int:
@@ -228,9 +263,34 @@ async def _bulk_delete(session: AsyncSession, actor: User, ids: list[int]) -> in
     return len(slugs)
 
 
-# Bulk actions on posts: name -> (label for the admin, function(session, actor, ids) -> rows done).
-# (Publishing and unpublishing can join here once posts have a status.)
+async def _bulk_status(session: AsyncSession, actor: User, ids: list[int], status: PostStatus) -> int:
+    """Publish (now; a public post keeps its time) or unpublish (to draft) the chosen
+    posts: ``posts.set_status_many`` changes them, one audit row per post it changed."""
+    target = post_service.PUBLISHED if status is PostStatus.PUBLISHED else post_service.DRAFT
+    rows = (await session.execute(select(Post.id, Post.slug, Post.status, Post.published_at)
+                                  .where(Post.id.in_(ids)).order_by(Post.id).with_for_update())).all()
+    now = utcnow()
+    changing = [(row.slug, post_service.post_state(row.status, row.published_at, now)) for row in rows]
+    changing = [(slug, state) for slug, state in changing if state != target]
+    done = await post_service.set_status_many(session, ids, status)
+    action = "post.publish" if status is PostStatus.PUBLISHED else "post.unpublish"
+    for slug, before in changing:
+        await audit.record(session, actor, action, f"post:{slug}", f"{before} -> {target}")
+    return done
+
+
+async def _bulk_publish(session: AsyncSession, actor: User, ids: list[int]) -> int:
+    return await _bulk_status(session, actor, ids, PostStatus.PUBLISHED)
+
+
+async def _bulk_unpublish(session: AsyncSession, actor: User, ids: list[int]) -> int:
+    return await _bulk_status(session, actor, ids, PostStatus.DRAFT)
+
+
+# Bulk actions on posts: name -> (label for the admin, function(session, actor, ids) -> posts changed).
 BULK_ACTIONS: dict[str, tuple[str, Callable[[AsyncSession, User, list[int]], Awaitable[int]]]] = {
+    "publish": (N_("Publish"), _bulk_publish),
+    "unpublish": (N_("Unpublish (back to draft)"), _bulk_unpublish),
     "delete": (N_("Delete"), _bulk_delete),
 }
 BULK_MAX = 100

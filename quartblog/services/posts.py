@@ -607,6 +607,33 @@ async def update_post(session: AsyncSession, actor: User, slug: str, *, title: s
     return await get_post_view(session, post.slug, viewer_id=actor.id, admin=actor.is_admin)
 
 
+async def set_status_many(session: AsyncSession, post_ids: list[int], status: PostStatus) -> int:
+    """Publish or unpublish these posts at once (the admin's bulk actions), as
+    ``_publication`` does for one post: publishing a draft or a scheduled post makes it
+    public now, a post already public keeps its time; unpublishing makes a draft (no
+    publish time).  Posts already in that state are left alone (``updated_at`` too).
+    The posts' rows are locked in id order first.  How many posts changed."""
+    status = PostStatus(status)
+    ids = sorted(set(post_ids))
+    if not ids:
+        return 0
+    now = utcnow()
+    rows = (await session.execute(
+        select(Post.id, Post.status, Post.published_at).where(Post.id.in_(ids))
+        .order_by(Post.id).with_for_update())).all()
+    if status is PostStatus.PUBLISHED:
+        changing = [row.id for row in rows if post_state(row.status, row.published_at, now) != PUBLISHED]
+        values = {"status": PostStatus.PUBLISHED, "published_at": now, "updated_at": now}
+    else:
+        changing = [row.id for row in rows if post_state(row.status, row.published_at, now) != DRAFT]
+        values = {"status": PostStatus.DRAFT, "published_at": None, "updated_at": now}
+    if changing:
+        async with counts.changing(session, changing):
+            await session.execute(update(Post).where(Post.id.in_(changing)).values(**values)
+                                  .execution_options(synchronize_session=False))
+    return len(changing)
+
+
 async def delete_post(session: AsyncSession, actor: User, slug: str) -> None:
     post = await get_post_for_edit(session, actor, slug)
     async with counts.changing(session, [post.id]):

@@ -14,6 +14,9 @@ The stored name is the SHA-256 of the stored bytes plus the extension of the
 decoded format.  Decoding and encoding run in a worker thread (``asyncio.to_thread``).
 The file is saved only after every check passed and its row is written, so a refused
 upload leaves nothing behind.
+Deleting is the other way round: the rows go in the transaction, the files that no
+row names any more only after the commit (``db.after_commit``), so a deletion that is
+rolled back finds its files in place.
 """
 
 from __future__ import annotations
@@ -25,9 +28,12 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
-from sqlalchemy import func, select
+from functools import partial
+
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..db import after_commit
 from ..models import Upload, User
 from . import users
 from .errors import N_, Message, ValidationFailed
@@ -192,21 +198,35 @@ async def set_avatar(session: AsyncSession, storage: Any, user: User, data: byte
     return url
 
 
+async def _delete_files_after_commit(session: AsyncSession, storage: Any, names: set[str]) -> None:
+    """Of these names, the files no upload row names any more go, once the deletion is
+    committed (``db.after_commit``): a rolled-back deletion finds its files in place."""
+    if not names:
+        return
+    still_named = set(await session.scalars(select(Upload.name).where(Upload.name.in_(sorted(names)))))
+    for name in sorted(names - still_named):
+        after_commit(session, partial(storage.delete, name))
+
+
 async def delete_upload(session: AsyncSession, storage: Any, upload: Upload) -> None:
-    """Forget an upload; its file goes with the last upload that names it."""
+    """Forget an upload; its file goes with the last upload that names it, after the commit."""
     await session.delete(upload)
     await session.flush()
-    others = await session.scalar(select(func.count()).select_from(Upload).where(Upload.name == upload.name))
-    if not others:
-        await storage.delete(upload.name)
+    await _delete_files_after_commit(session, storage, {upload.name})
 
 
-async def delete_user_uploads(session: AsyncSession, storage: Any, user_id: int) -> int:
-    """Delete everything a person uploaded (files others also uploaded stay); how many."""
-    uploads = (await session.scalars(select(Upload).where(Upload.user_id == user_id).order_by(Upload.id))).all()
-    for upload in uploads:
-        await delete_upload(session, storage, upload)
-    return len(uploads)
+async def delete_user_uploads(session: AsyncSession, storage: Any, user_id: int, *,
+                              purposes: tuple[str, ...] = (POST, AVATAR)) -> int:
+    """Delete a person's uploads of these purposes (rows now; their files after the
+    commit, unless someone else uploaded the same image); how many.  Three statements."""
+    condition = (Upload.user_id == user_id, Upload.purpose.in_(purposes))
+    names = set(await session.scalars(select(Upload.name).where(*condition)))
+    if not names:
+        return 0
+    done = (await session.execute(delete(Upload).where(*condition)
+                                  .execution_options(synchronize_session=False))).rowcount
+    await _delete_files_after_commit(session, storage, names)
+    return int(done or 0)
 
 
 async def read_upload(file: Any, max_bytes: int) -> bytes:

@@ -7,6 +7,7 @@ from quart_auth import logout_user
 
 from ..db import get_session
 from ..limits import auth_rate_limit
+from ..media import get_storage
 from ..services import admin, users
 from ..services.errors import N_, ValidationFailed
 from . import blueprint
@@ -90,7 +91,8 @@ async def delete_account():
     user = viewer()
     form = await request.form
     try:
-        await admin.delete_own_account(get_session(), user, form.get("delete_password"), form.get("posts", ""))
+        await admin.delete_own_account(get_session(), user, form.get("delete_password"), form.get("posts", ""),
+                                       storage=get_storage())
     except ValidationFailed as exc:
         errors = {("delete_password" if k == "current_password" else k): v for k, v in exc.errors.items()}
         form_values = {"email": user.email, "bio": user.bio or "", "image": user.image or ""}

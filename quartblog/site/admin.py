@@ -9,6 +9,7 @@ from __future__ import annotations
 from quart import flash, redirect, render_template, request, url_for
 
 from ..db import get_session
+from ..media import get_storage
 from ..models import Role
 from ..services import admin, audit, comments, moderation, settings, users
 from ..services.errors import N_, PermissionDenied, ValidationFailed
@@ -20,6 +21,7 @@ from .identity import login_required, viewer
 ROLE_NAMES = {Role.ADMIN: N_("admin"), Role.AUTHOR: N_("author"), Role.READER: N_("reader")}
 PER_PAGE = 50
 STATE_NAMES = {"pending": N_("Waiting for approval"), "hidden": N_("Hidden"), "published": N_("Shown")}
+POST_STATE_NAMES = {"": N_("All"), "draft": N_("Drafts"), "scheduled": N_("Scheduled"), "published": N_("Published")}
 
 
 def _require_admin() -> None:
@@ -114,7 +116,7 @@ async def delete_user(username: str):
     _require_admin()
     posts = (await request.form).get("posts", "")
     try:
-        await admin.delete_user(get_session(), viewer(), username, posts)
+        await admin.delete_user(get_session(), viewer(), username, posts, storage=get_storage())
     except ValidationFailed as exc:
         return await _refused(exc, _("%(name)s was not deleted", name=username), url_for("site.admin_users"))
     await flash(_("The account of %(name)s is deleted.", name=username), "success")
@@ -128,10 +130,13 @@ async def delete_user(username: str):
 async def admin_posts():
     _require_admin()
     limit, offset = _window()
-    filters = {k: request.args.get(k, "").strip() for k in ("author", "tag", "q")}
+    filters = {k: request.args.get(k, "").strip() for k in ("author", "tag", "q", "state")}
+    if filters["state"] not in admin.POST_STATES:
+        filters["state"] = ""
     listing = await admin.list_posts(get_session(), limit=limit, offset=offset, **filters)
     actions = {name: label for name, (label, _function) in admin.BULK_ACTIONS.items()}
-    return await render_template("admin/posts.html", listing=listing, filters=filters, actions=actions, tab="posts")
+    return await render_template("admin/posts.html", listing=listing, filters=filters, actions=actions,
+                                 states=POST_STATE_NAMES, tab="posts")
 
 
 @blueprint.post("/admin/posts/bulk")

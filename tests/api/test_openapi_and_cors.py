@@ -33,7 +33,8 @@ async def test_the_document_describes_the_api_as_implemented(client):
     assert set(create["responses"]) == {"201", "401", "422"}
     assert create["security"] == [{"Token": []}]
     listing = document["paths"]["/api/articles"]["get"]
-    assert {p["name"] for p in listing["parameters"]} == {"tag", "author", "favorited", "limit", "offset"}
+    assert {p["name"] for p in listing["parameters"]} == {"tag", "author", "favorited", "limit", "offset",
+                                                         "q"}  # q: the search extension
     delete = document["paths"]["/api/articles/{slug}"]["delete"]
     assert {"204", "401", "403", "404"} <= set(delete["responses"])
     article = document["components"]["schemas"]["Article"]

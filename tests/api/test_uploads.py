@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from quartblog import db
 from quartblog.media import get_storage
 from quartblog.models import Role, Upload
 from quartblog.services import uploads
@@ -222,7 +223,9 @@ async def test_deleting_a_persons_uploads_keeps_files_others_also_uploaded(app, 
 
     async with app.test_request_context("/"):
         assert await uploads.delete_user_uploads(db_session, get_storage(app), alice_id) == 2
-    await db_session.commit()
+        assert len(stored_files(media_dir)) == 2  # the files go once the deletion is committed
+        await db_session.commit()
+        await db.run_after_commit(db_session)  # what a request's unit of work does after its commit
     assert len(stored_files(media_dir)) == 1 and await upload_count(db_session) == 1
 
 

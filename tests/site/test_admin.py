@@ -4,12 +4,13 @@ account too), what readers see, refused actions that change nothing, the audit l
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from urllib.parse import urlencode
 
 import pytest
 from sqlalchemy import func, select, update
 
-from quartblog.models import AuditEntry, Comment, CommentState, Post, Role, Tag, User, post_tags
-from quartblog.services import comments, settings
+from quartblog.models import AuditEntry, Comment, CommentState, Post, PostStatus, Role, Tag, User, post_tags
+from quartblog.services import comments, posts, settings
 
 from ..factories import make_post, make_user
 
@@ -23,10 +24,12 @@ async def _count(db_session, model, *where) -> int:
 
 @pytest.fixture
 async def blog(db_session, people):
-    """The author's post (tagged), the reader's comment on it, a comment of otto's held
-    for approval, an unused tag, and dina, whose account gets disabled."""
+    """The author's post (tagged) and draft, the reader's comment on the post, a comment
+    of otto's held for approval, an unused tag, and dina, whose account gets disabled."""
     people["disabled"] = await make_user(db_session, "dina")
     await make_post(db_session, people["author"], "The post", tags=["old", "keep"])
+    await posts.create_post(db_session, people["author"], title="Ada's draft", description=None,
+                            body="Not out yet.", status="draft")
     await make_post(db_session, people["other"], "Otto's post", tags=["keep"])
     shown = await comments.add_comment(db_session, people["reader"], "the-post", "Hello from Rita")
     held = await comments.add_comment(db_session, people["other"], "the-post", "Held one")
@@ -83,6 +86,10 @@ ACTIONS = {
                             check=lambda db, ids: _count(db, User, User.username == "otto", User.disabled.is_(True))),
     "delete user": _action("/admin/users/otto/delete", {"posts": "delete"}, allowed=ADMINS,
                            check=lambda db, ids: _count(db, User)),
+    "bulk publish posts": _action("/admin/posts/bulk", {"action": "publish", "ids": "{draft}"}, allowed=ADMINS,
+                                  check=lambda db, ids: _count(db, Post, Post.status == PostStatus.PUBLISHED)),
+    "bulk unpublish posts": _action("/admin/posts/bulk", {"action": "unpublish", "ids": "{post}"}, allowed=ADMINS,
+                                    check=lambda db, ids: _count(db, Post, Post.status == PostStatus.PUBLISHED)),
     "bulk delete posts": _action("/admin/posts/bulk", {"action": "delete", "ids": "{post}"}, allowed=ADMINS,
                                  check=lambda db, ids: _count(db, Post)),
     "rename tag": _action("/admin/tags/old/rename", {"name": "new"}, allowed=ADMINS,
@@ -100,7 +107,8 @@ ACTIONS = {
 @pytest.mark.parametrize("name", list(ACTIONS))
 async def test_permission_matrix(name, who, as_role, blog, db_session):
     action = ACTIONS[name]
-    ids = dict(blog, post=await db_session.scalar(select(Post.id).where(Post.slug == "the-post")))
+    ids = dict(blog, post=await db_session.scalar(select(Post.id).where(Post.slug == "the-post")),
+               draft=await db_session.scalar(select(Post.id).where(Post.slug == "ada-s-draft")))
     before = await action["check"](db_session, ids)
     browser = await as_role(who)
     form = {k: v.format(**ids) for k, v in action["form"].items()}
@@ -282,3 +290,75 @@ async def test_every_admin_action_is_in_the_audit_log(as_role, blog, db_session)
                        ("root", "comment.approve", f"comment:{blog['held']}"), ("root", "tag.rename", "tag:old")]
     page = await root.get("/admin/audit")
     assert page.text.index("tag:old") < page.text.index("user:rita")  # newest first
+
+
+async def _bulk(browser, action: str, ids: list[str]):
+    """The posts page's form with several posts ticked (one ``ids`` field each)."""
+    body = urlencode({"action": action, "ids": ids, "csrf_token": await browser.token()}, doseq=True)
+    response = await browser.client.post("/admin/posts/bulk", data=body,
+                                         headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert response.status_code == 303
+    return await browser.get(response.headers["Location"])
+
+
+async def _post_ids(db_session, *slugs) -> list[str]:
+    await db_session.rollback()
+    return [str(await db_session.scalar(select(Post.id).where(Post.slug == slug))) for slug in slugs]
+
+
+async def test_bulk_publish_puts_drafts_in_the_public_lists_and_unpublish_takes_them_out(as_role, blog, db_session,
+                                                                                         people):
+    scheduled = await posts.create_post(db_session, people["other"], title="Otto's next one", description=None,
+                                        body="Soon.", status="scheduled",
+                                        publish_at=datetime(2999, 1, 1, tzinfo=timezone.utc))
+    await db_session.commit()
+    old_time = await db_session.scalar(select(Post.published_at).where(Post.slug == "the-post"))
+    anonymous = await as_role("anonymous")
+    home = (await anonymous.get("/")).text
+    assert "Ada&#39;s draft" not in home and "Otto&#39;s next one" not in home and "The post" in home
+
+    root = await as_role("admin")
+    ids = await _post_ids(db_session, "ada-s-draft", scheduled.post.slug, "the-post")
+    page = await _bulk(root, "publish", ids)
+    assert "2 posts done." in page.text  # the post already out is left as it was
+    home = (await anonymous.get("/")).text
+    assert "Ada&#39;s draft" in home and "Otto&#39;s next one" in home and "The post" in home
+    assert (await anonymous.get("/posts/ada-s-draft")).status == 200
+    await db_session.rollback()
+    assert await db_session.scalar(select(Post.published_at).where(Post.slug == "the-post")) == old_time
+
+    assert "3 posts done." in (await _bulk(root, "unpublish", ids)).text
+    home = (await anonymous.get("/")).text
+    assert "Ada&#39;s draft" not in home and "Otto&#39;s next one" not in home and "The post" not in home
+    assert (await anonymous.get("/posts/the-post")).status == 404
+    assert "The post" in (await (await as_role("author")).get("/drafts")).text  # its author still has it
+
+    await db_session.rollback()
+    audit = (await db_session.execute(select(AuditEntry.action, AuditEntry.target, AuditEntry.detail)
+                                      .order_by(AuditEntry.id))).all()
+    assert audit == [
+        ("post.publish", "post:ada-s-draft", "draft -> published"),
+        ("post.publish", f"post:{scheduled.post.slug}", "scheduled -> published"),
+        ("post.unpublish", "post:the-post", "published -> draft"),
+        ("post.unpublish", "post:ada-s-draft", "published -> draft"),
+        ("post.unpublish", f"post:{scheduled.post.slug}", "published -> draft"),
+    ]
+
+
+async def test_the_admin_post_list_filters_by_state(as_role, blog, db_session, people):
+    await posts.create_post(db_session, people["other"], title="Otto's next one", description=None,
+                            body="Soon.", status="scheduled", publish_at=datetime(2999, 1, 1, tzinfo=timezone.utc))
+    await db_session.commit()
+    root = await as_role("admin")
+    titles = {"The post": "The post", "draft": "Ada&#39;s draft", "scheduled": "Otto&#39;s next one",
+              "otto": "Otto&#39;s post"}
+    expected = {"": set(titles), "draft": {"draft"}, "scheduled": {"scheduled"}, "published": {"The post", "otto"},
+                "nonsense": set(titles)}
+    for state, shown in expected.items():
+        page = await root.get(f"/admin/posts?state={state}")
+        assert page.status == 200
+        assert {key for key, title in titles.items() if title in page.text} == shown, state
+    page = await root.get("/admin/posts?state=draft&author=otto")
+    assert "No posts match." in page.text
+    page = await root.get("/admin/posts")
+    assert "Scheduled for" in page.text and "Draft" in page.text

@@ -70,17 +70,29 @@ def _wait_until_healthy(process: subprocess.Popen, url: str) -> None:
     raise RuntimeError(f"hypercorn did not answer {url} within {START_TIMEOUT_SECONDS}s")
 
 
+# Anonymous pages are cached this long: a scheduled post shows at most this late (the
+# default is 30 s; the scheduling test waits for its post, so less wait here).
+CACHE_TTL_SECONDS = 2
+
+
 @pytest.fixture(scope="module")
-def server(browser_or_skip, tmp_path_factory):
-    port = _free_port()
-    env = {
+def server_env(browser_or_skip, tmp_path_factory) -> dict[str, str]:
+    """The server's environment: also for `quart --app quartblog ...` on the same blog."""
+    return {
         **os.environ,
         "QUARTBLOG_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('e2e') / 'blog.db'}",
         "QUARTBLOG_AUTO_MIGRATE": "1",
         "QUARTBLOG_ENV": "development",
         "QUARTBLOG_SECRET_KEY": "end-to-end-secret-key-0123456789-abcdefghij",
         "QUARTBLOG_MEDIA_DIR": str(tmp_path_factory.mktemp("e2e-media")),
+        "QUARTBLOG_CACHE_TTL_SECONDS": str(CACHE_TTL_SECONDS),
     }
+
+
+@pytest.fixture(scope="module")
+def server(server_env):
+    port = _free_port()
+    env = server_env
     process = subprocess.Popen(
         [sys.executable, "-m", "hypercorn", "quartblog:app", "--bind", f"127.0.0.1:{port}"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -332,3 +344,145 @@ def test_an_author_adds_images_to_a_post_from_the_editor(server, page, tmp_path)
     page.set_viewport_size({"width": 390, "height": 844})
     page.screenshot(path=str(ARTIFACTS / "settings-avatar-phone.png"), full_page=True)
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def _poll(page, locator, *, until: float, every_ms: int = 1000) -> None:
+    """Reload ``page`` until ``locator`` is there (Playwright waits up to ``every_ms`` for it
+    on each load), or fail at the monotonic time ``until``."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    while True:
+        try:
+            locator.first.wait_for(state="visible", timeout=every_ms)
+            return
+        except PlaywrightTimeout:
+            if time.monotonic() > until:
+                raise AssertionError(f"{locator} did not appear on {page.url} in time") from None
+            page.reload()
+
+
+def _sign_up(page, server: str, name: str) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(server + "/register")
+    page.get_by_label("Username").fill(name)
+    page.get_by_label("Email").fill(f"{name}@example.com")
+    page.get_by_label("Password").fill("a long enough password")
+    page.get_by_role("button", name="Create my account").click()
+    expect(page.get_by_text(f"Welcome, {name}! Your account is ready.")).to_be_visible()
+
+
+def test_a_draft_with_an_image_is_scheduled_and_appears_at_its_time(server, server_env, page, tmp_path):
+    """An author writes a draft with a photo uploaded from the editor, saves it (nobody
+    else sees it), schedules it a little ahead, and a reader's home page shows it once its
+    time has come, not before.  The editor (live preview), the post with its image and the
+    admin's post list are photographed at desktop and phone widths (test-artifacts/;
+    scripts/docs_screenshots.py copies them to docs/screenshots/)."""
+    from datetime import datetime, timedelta, timezone
+
+    from playwright.sync_api import expect
+
+    from tests import images
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    photo = tmp_path / "sunrise.jpg"
+    photo.write_bytes(images.sunrise(2000, 1200))
+    title = "Sunrise over the lake"
+
+    _sign_up(page, server, "sara")
+    page.get_by_role("link", name="Write").click()
+    page.get_by_label("Title").fill(title)
+    page.get_by_label("Description").fill("Five o'clock, cold hands, and the light coming over the hills.")
+    body = page.get_by_label("Text (Markdown)")
+    body.fill("We got up **before five** to see it.\n\nWorth it.")
+    body.evaluate("(area) => area.setSelectionRange(area.value.indexOf('Worth'), area.value.indexOf('Worth'))")
+    with page.expect_file_chooser() as chooser:
+        page.get_by_role("button", name="Add an image").click()
+    chooser.value.set_files(str(photo))
+    expect(page.locator(".upload-status")).to_have_text("The image was added to the text.")
+    page.get_by_label("Tags").fill("photos, 湖")
+    # The live preview beside the text shows the uploaded image.
+    preview_image = page.locator(".live-preview img")
+    expect(preview_image).to_have_count(1)
+    expect(page.locator(".live-preview strong")).to_have_text("before five")
+    page.wait_for_function("() => { const img = document.querySelector('.live-preview img');"
+                           " return img && img.complete && img.naturalWidth > 0; }")
+    page.screenshot(path=str(ARTIFACTS / "editor-desktop.png"), full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path=str(ARTIFACTS / "editor-phone.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390, "the editor scrolls sideways on a phone"
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.get_by_text("Your draft is saved. Only you and the admins can see it.")).to_be_visible()
+    expect(page.get_by_role("heading", level=1)).to_have_text(title)
+    post_url = page.url
+
+    reader = page.context.browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    reader.goto(server)
+    expect(reader.get_by_role("heading", level=1)).to_have_text("Latest posts")
+    expect(reader.get_by_role("link", name=title)).to_have_count(0)
+    assert reader.goto(post_url).status == 404  # a draft is no post at all to others
+
+    # Schedule it: the editor takes minutes, in the zone chosen beside it (UTC here).
+    now = datetime.now(timezone.utc)
+    at = (now + timedelta(seconds=10)).replace(second=0, microsecond=0) + timedelta(minutes=1)
+    page.get_by_role("link", name="Edit").click()
+    page.get_by_label("Publish at").fill(at.strftime("%Y-%m-%dT%H:%M"))
+    page.get_by_label("Time zone").select_option("UTC")
+    page.get_by_role("button", name="Schedule").click()
+    expect(page.get_by_text("Your post is scheduled. It will appear on its publish time.")).to_be_visible()
+    expect(page.locator(".post-page, main")).to_contain_text("Scheduled for")
+
+    reader.goto(server)
+    waited = (at - datetime.now(timezone.utc)).total_seconds()
+    _poll(reader, reader.get_by_role("link", name=title, exact=True),
+          until=time.monotonic() + waited + CACHE_TTL_SECONDS + 30)
+    assert datetime.now(timezone.utc) >= at, "the post appeared before its time"
+    reader.get_by_role("link", name=title, exact=True).first.click()
+    expect(reader.get_by_role("heading", level=1)).to_have_text(title)
+    picture = reader.locator(".prose img")
+    expect(picture).to_be_visible()
+    reader.wait_for_function("() => { const img = document.querySelector('.prose img');"
+                             " return img.complete && img.naturalWidth > 0; }")
+    assert picture.evaluate("(img) => img.naturalWidth") == 1600  # scaled down to IMAGE_MAX_WIDTH
+    reader.screenshot(path=str(ARTIFACTS / "post-with-image-desktop.png"), full_page=True)
+    reader.set_viewport_size({"width": 390, "height": 844})
+    reader.screenshot(path=str(ARTIFACTS / "post-with-image-phone.png"), full_page=True)
+    assert reader.evaluate("document.documentElement.scrollWidth") <= 390, "the post scrolls sideways on a phone"
+
+    # A second draft, then the admin's post list: states, the filter, the bulk actions.
+    page.get_by_role("link", name="Write").click()
+    page.get_by_label("Title").fill("Notes for the next trip")
+    page.get_by_label("Text (Markdown)").fill("Bring a thermos.")
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.get_by_text("Your draft is saved. Only you and the admins can see it.")).to_be_visible()
+    subprocess.run([sys.executable, "-m", "quart", "--app", "quartblog", "create-user", "root",
+                    "root@example.com", "--password", "a long enough password", "--admin"],
+                   env=server_env, check=True, capture_output=True, timeout=60)
+    admin = page.context.browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    admin.goto(server + "/login")
+    admin.get_by_label("Email").fill("root@example.com")
+    admin.get_by_label("Password").fill("a long enough password")
+    admin.get_by_role("button", name="Log in").click()
+    admin.goto(server + "/admin/posts?author=sara")  # the other tests' posts may be there too
+    rows = admin.locator("table tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.filter(has_text=title)).to_contain_text("Published")
+    expect(rows.filter(has_text="Notes for the next trip")).to_contain_text("Draft")
+    admin.screenshot(path=str(ARTIFACTS / "admin-posts-desktop.png"), full_page=True)
+    admin.set_viewport_size({"width": 390, "height": 844})
+    admin.screenshot(path=str(ARTIFACTS / "admin-posts-phone.png"), full_page=True)
+    assert admin.evaluate("document.documentElement.scrollWidth") <= 390, "the admin scrolls sideways on a phone"
+    admin.set_viewport_size({"width": 1280, "height": 900})
+    admin.get_by_label("State").select_option("draft")
+    admin.get_by_role("button", name="Filter").click()
+    expect(rows).to_have_count(1)
+    admin.get_by_label("Choose Notes for the next trip").check()
+    admin.get_by_label("With the chosen posts").select_option("publish")
+    admin.get_by_role("button", name="Apply").click()
+    expect(admin.get_by_text("1 post done.")).to_be_visible()
+    expect(admin.get_by_text("No posts match.")).to_be_visible()  # still filtered on drafts: none left
+    reader.goto(server)
+    _poll(reader, reader.get_by_role("link", name="Notes for the next trip", exact=True),
+          until=time.monotonic() + CACHE_TTL_SECONDS + 30)
