@@ -360,7 +360,7 @@ def test_every_revision_renders_offline_up_and_down(dialect):
         assert whole.startswith("PRAGMA foreign_keys=OFF;") and whole.rstrip().endswith("PRAGMA foreign_keys=ON;")
 
 
-def migrations_copy_with(tmp_path, monkeypatch, name: str, upgrade_body: str):
+def migrations_copy_with(tmp_path, monkeypatch, name: str, upgrade_body: str, downgrade_body: str = "    pass"):
     """The migration scripts plus one more revision on top of head."""
     import shutil
 
@@ -369,9 +369,9 @@ def migrations_copy_with(tmp_path, monkeypatch, name: str, upgrade_body: str):
     copy = tmp_path / "alembic"
     shutil.copytree(migrations.SCRIPT_LOCATION, copy, ignore=shutil.ignore_patterns("__pycache__"))
     (copy / "versions" / f"{name}.py").write_text(
-        f'"""{name}"""\nimport sqlalchemy as sa\nfrom alembic import op\n\n'
+        f'"""{name}"""\nimport sqlalchemy as sa\nfrom alembic import op\n\nfrom quartblog.alembic import online\n\n'
         f"revision = {name[:4]!r}\ndown_revision = {REVISIONS[-1]!r}\nbranch_labels = None\ndepends_on = None\n\n\n"
-        f"def upgrade():\n{upgrade_body}\n\n\ndef downgrade():\n    pass\n")
+        f"def upgrade():\n{upgrade_body}\n\n\ndef downgrade():\n{downgrade_body}\n")
     monkeypatch.setattr(migrations, "SCRIPT_LOCATION", copy)
 
 
