@@ -70,7 +70,7 @@ async def test_expand_and_contract_ask_each_database_for_online_ddl(engine, back
             "ALGORITHM=INPLACE LOCK=NONE",
         ]
         assert down == [
-            "ALTER TABLE `comments` DROP INDEX `ix_comments_author_id_created_at`, ALGORITHM=NOCOPY, LOCK=NONE",
+            "ALTER TABLE comments DROP INDEX ix_comments_author_id_created_at, ALGORITHM=NOCOPY, LOCK=NONE",
             "ALTER TABLE comments DROP COLUMN edited, ALGORITHM=INSTANT",
         ]
     elif backend == "asyncpg":  # CONCURRENTLY fails inside a transaction block: these ran outside
