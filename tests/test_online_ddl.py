@@ -155,3 +155,15 @@ def test_the_helpers_render_offline(dialect, expected, tmp_path, monkeypatch):
     cfg.output_buffer = io.StringIO()
     command.downgrade(cfg, f"9001:{REVISIONS[-1]}", sql=True)
     assert "DROP COLUMN edited" in cfg.output_buffer.getvalue()
+
+
+async def test_the_apps_locked_upgrade_runs_online_revisions(engine, tmp_path, monkeypatch):
+    """AUTO_MIGRATE's path: the lock's statement has begun a transaction on the connection;
+    env.py commits it so that CONCURRENTLY can run outside one."""
+    from quartblog.migrations import upgrade
+
+    migrations_copy_with(tmp_path, monkeypatch, "9001_online", EXPAND, downgrade_body=CONTRACT)
+    await upgrade(engine)
+    assert await current(engine) == "9001"
+    _, indexes = await comments_schema(engine)
+    assert "ix_comments_author_id_created_at" in indexes
