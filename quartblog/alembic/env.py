@@ -36,6 +36,7 @@ from sqlalchemy.engine import Connection, make_url
 from quartblog.config import Settings
 from quartblog.db import create_engine, default_database_url, normalize_url
 from quartblog.migrations import compare_server_default, default_instance_path, include_object_for
+from quartblog.alembic.online import use_online_ddl
 from quartblog.models import Base
 
 config = context.config
@@ -52,6 +53,15 @@ def database_url() -> str:
     if not url:
         url = default_database_url(default_instance_path())
     return normalize_url(url).render_as_string(hide_password=False)
+
+
+def write_revision(context, revision, directives) -> None:
+    """What autogenerate writes: tables dropped with their indexes, and columns and
+    indexes of existing tables changed with the online helpers (online.py)."""
+    drop_tables_with_their_indexes(context, revision, directives)
+    for script in directives:
+        for container in [*script.upgrade_ops_list, *script.downgrade_ops_list]:
+            use_online_ddl(container)
 
 
 def drop_tables_with_their_indexes(context, revision, directives) -> None:
@@ -85,7 +95,7 @@ def _configure(connection: Connection | None = None, **kwargs) -> None:
         compare_server_default=compare_server_default,  # a changed default is a migration too
         render_as_batch=True,  # SQLite needs copy-and-move for ALTER; harmless elsewhere
         user_module_prefix="quartblog.types.",
-        process_revision_directives=drop_tables_with_their_indexes,
+        process_revision_directives=write_revision,
         connection=connection,
         **kwargs,
     )
