@@ -93,6 +93,12 @@ CASES = {
         'op.create_table("counters", sa.Column("name", sa.String(32), primary_key=True),\n'
         '                sa.Column("value", sa.Integer(), nullable=False))\n'
         'op.create_index("ix_counters_value", "counters", ["value"])'),
+    "add-constraint": (
+        'op.create_foreign_key("fk_comments_reply_to_id_comments", "comments", "comments", ["reply_to_id"], ["id"])',
+        "add-constraint comments.fk_comments_reply_to_id_comments",
+        'op.create_table("replies", sa.Column("id", sa.Integer(), primary_key=True),\n'
+        '                sa.Column("comment_id", sa.Integer(), nullable=False))\n'
+        'op.create_foreign_key("fk_replies_comment_id_comments", "replies", "comments", ["comment_id"], ["id"])'),
     "blocking-ddl": (
         'online.add_column("posts", sa.Column("pinned", sa.Boolean(), nullable=True), algorithm="INPLACE", '
         'lock="SHARED")',

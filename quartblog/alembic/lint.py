@@ -25,6 +25,9 @@ The rules (docs/migrations.md, "The linter"):
 ``index-not-online`` an index built or dropped with ``op`` instead of ``online``: locks
                      writes for the whole build on PostgreSQL (no CONCURRENTLY), may copy
                      on MariaDB
+``add-constraint``   a foreign key, unique or check constraint added to an existing table:
+                     checked against every row under a lock (MariaDB copies the table for
+                     a foreign key; PostgreSQL scans it with writes blocked)
 ``blocking-ddl``     an ``online`` helper allowed to block (``lock="SHARED"``, COPY)
 ``raw-ddl``          ``op.execute`` of DDL: the linter cannot read it
 ``data-with-schema`` rows read or written in a revision that also changes the schema: a
@@ -76,6 +79,8 @@ RULES = {
     "column-not-online": "a column added or dropped with op instead of online (MariaDB may copy the table)",
     "index-not-online": "an index built or dropped with op instead of online "
                         "(no CONCURRENTLY on PostgreSQL, no LOCK=NONE on MariaDB)",
+    "add-constraint": "a foreign key, unique or check constraint added to an existing table "
+                      "(validated against every row under a lock; MariaDB copies the table for a foreign key)",
     "blocking-ddl": "an online helper allowed to block writes (lock other than NONE, or COPY)",
     "raw-ddl": "DDL in op.execute: the linter cannot check it",
     "data-with-schema": "a data migration in a revision that also changes the schema",
@@ -225,7 +230,7 @@ def findings_of(recording: Recording) -> list[tuple[str, str]]:
                 found.append(("raw-ddl", " ".join(str(operation.sqltext).split())[:60]))
             continue
         schema_changed = True
-        table = getattr(operation, "table_name", None)
+        table = getattr(operation, "table_name", None) or getattr(operation, "source_table", None)
         if isinstance(operation, ops.CreateTableOp):
             new_tables.add(operation.table_name)
             continue
@@ -256,6 +261,9 @@ def findings_of(recording: Recording) -> list[tuple[str, str]]:
         elif isinstance(operation, (ops.CreateIndexOp, ops.DropIndexOp)):
             if not isinstance(operation, online.OnlineOp):
                 found.append(("index-not-online", f"{table}.{operation.index_name}"))
+        elif isinstance(operation, (ops.CreateForeignKeyOp, ops.CreateUniqueConstraintOp,
+                                    ops.CreateCheckConstraintOp)):
+            found.append(("add-constraint", f"{table}.{operation.constraint_name}"))
         elif isinstance(operation, ops.DropTableOp):
             found.append(("drop-table", operation.table_name))
         elif isinstance(operation, ops.RenameTableOp):
