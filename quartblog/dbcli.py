@@ -116,7 +116,10 @@ def init_app(app: Quart) -> None:
     def lint_or_fail(show_all: bool = False) -> int:
         from .alembic import lint
 
-        findings = lint.lint_scripts()
+        try:
+            findings = lint.lint_scripts()
+        except lint.LintError as exc:
+            raise click.ClickException(str(exc)) from exc
         if show_all:
             for finding in findings:
                 click.echo(str(finding))

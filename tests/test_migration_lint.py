@@ -160,6 +160,26 @@ def test_dialect_branches_are_all_read(tmp_path):
     assert unreviewed(tmp_path, body) == {"index-not-online posts.ix_posts_title"}
 
 
+def test_a_batched_data_migration_that_commits_per_batch_is_read(tmp_path):
+    body = ('bind = op.get_bind()\n'
+            'while True:\n'
+            '    with bind.begin():\n'
+            '        done = bind.execute(sa.text("UPDATE posts SET view_count = 0 WHERE id IN '
+            '(SELECT id FROM posts WHERE view_count < 0 LIMIT 1000)")).rowcount\n'
+            '    bind.commit()\n'
+            '    if not done:\n'
+            '        break')
+    assert unreviewed(tmp_path, body) == set()
+    assert unreviewed(tmp_path, 'online.add_column("posts", sa.Column("x", sa.Integer(), nullable=True))\n' + body,
+                      name="mixed") == {"data-with-schema upgrade"}
+
+
+def test_a_revision_the_linter_cannot_read_is_named(tmp_path):
+    module = revision(tmp_path, 'sa.inspect(op.get_bind()).get_table_names()')
+    with pytest.raises(lint.LintError, match="cannot lint revision 9001 .*without a database"):
+        lint.lint_module(module)
+
+
 def test_the_report_says_what_to_paste(tmp_path):
     module = revision(tmp_path, 'online.drop_column("users", "image")\nop.drop_table("uploads")')
     text = lint.report(lint.problems(lint.lint_module(module)))

@@ -89,6 +89,10 @@ RULES = {
 _DML = re.compile(r"^\s*(WITH\b.*?\)\s*)?(UPDATE|INSERT|DELETE|REPLACE|MERGE|SELECT)\b", re.I | re.S)
 
 
+class LintError(RuntimeError):
+    """A revision's upgrade() could not be read."""
+
+
 @dataclass(frozen=True)
 class Finding:
     revision: str
@@ -155,6 +159,21 @@ class _RecordingBind:
         self._recording.statements.append(statement)
         return None
 
+    def in_transaction(self) -> bool:
+        return False
+
+    @contextlib.contextmanager
+    def begin(self):  # a batched data migration commits per batch: nothing to do here
+        yield self
+
+    begin_nested = begin
+
+    def __getattr__(self, name: str):
+        """Anything else a data migration calls (commit, rollback ...): a no-op."""
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return lambda *args, **kwargs: _NoRows()
+
 
 class _RecordingBatch(BatchOperations):
     def __init__(self, parent: Operations, table_name: str, schema: str | None) -> None:
@@ -197,6 +216,12 @@ def record(module: ModuleType, dialect: str) -> Recording:
         operations._install_proxy()
         try:
             module.upgrade()
+        except Exception as exc:
+            raise LintError(
+                f"cannot lint revision {getattr(module, 'revision', module.__name__)} ({dialect}): "
+                f"{type(exc).__name__}: {exc}. The linter runs upgrade() without a database (op.get_bind() "
+                "returns no rows); read the database in a data-only revision, or through op.get_bind().execute()"
+            ) from exc
         finally:
             operations._remove_proxy()
     return recording
