@@ -99,6 +99,11 @@ CASES = {
         'op.create_table("replies", sa.Column("id", sa.Integer(), primary_key=True),\n'
         '                sa.Column("comment_id", sa.Integer(), nullable=False))\n'
         'op.create_foreign_key("fk_replies_comment_id_comments", "replies", "comments", ["comment_id"], ["id"])'),
+    "add-constraint (a new column's foreign key)": (
+        'online.add_column("comments", sa.Column("reply_to_id", sa.Integer(), sa.ForeignKey("comments.id"), '
+        'nullable=True))',
+        "add-constraint comments.reply_to_id",
+        'online.add_column("comments", sa.Column("reply_to_id", sa.Integer(), nullable=True))'),
     "blocking-ddl": (
         'online.add_column("posts", sa.Column("pinned", sa.Boolean(), nullable=True), algorithm="INPLACE", '
         'lock="SHARED")',

@@ -271,6 +271,8 @@ def findings_of(recording: Recording) -> list[tuple[str, str]]:
                 found.append(("not-null", _column_target(table, column.name)))
             if not isinstance(operation, online.OnlineOp):
                 found.append(("column-not-online", _column_target(table, column.name)))
+            if column.foreign_keys:  # added with the column: MariaDB copies the table for it
+                found.append(("add-constraint", _column_target(table, column.name)))
         elif isinstance(operation, ops.DropColumnOp):
             found.append(("drop-column", _column_target(table, operation.column_name)))
             if not isinstance(operation, online.OnlineOp):
