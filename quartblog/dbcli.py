@@ -113,9 +113,33 @@ def init_app(app: Quart) -> None:
         """The database's revision."""
         run("current", verbose=verbose)
 
+    def lint_or_fail(show_all: bool = False) -> int:
+        from .alembic import lint
+
+        try:
+            findings = lint.lint_scripts()
+        except lint.LintError as exc:
+            raise click.ClickException(str(exc)) from exc
+        if show_all:
+            for finding in findings:
+                click.echo(str(finding))
+        unreviewed = lint.problems(findings)
+        if unreviewed:
+            raise click.ClickException(lint.report(unreviewed))
+        return len(findings)
+
+    @db_group.command("lint")
+    @click.option("--all", "show_all", is_flag=True, help="List the reviewed operations too.")
+    def lint_command(show_all: bool) -> None:
+        """Fail on operations unsafe under traffic that no revision marks as reviewed."""
+        reviewed = lint_or_fail(show_all)
+        click.echo(f"Migration linter: no unreviewed operation ({reviewed} reviewed).")
+
     @db_group.command("check")
     def check() -> None:
-        """Fail when the models and the migrations differ."""
+        """Fail when a revision does something unsafe under traffic without marking it
+        reviewed (the migration linter), or when the models and the migrations differ."""
+        lint_or_fail()
         run("check")
 
     @db_group.command("stamp")

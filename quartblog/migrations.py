@@ -61,6 +61,25 @@ def include_object_for(dialect_name: str):
     return include_object
 
 
+_BOOLEAN_LITERALS = {"0": False, "false": False, "1": True, "true": True}
+
+
+def compare_server_default(context, inspected_column, metadata_column, inspected_default,
+                           metadata_default, rendered_metadata_default):
+    """Autogenerate's server-default comparison (env.py), with one spelling fixed: a
+    boolean default (``sql_false()``) is reflected as ``0`` by MySQL/MariaDB, which stores
+    BOOL as TINYINT(1), and as ``false`` elsewhere; the same value is not a difference.
+    Anything else: ``None``, Alembic's own comparison."""
+    from sqlalchemy import Boolean
+
+    if isinstance(metadata_column.type, Boolean) and inspected_default and rendered_metadata_default:
+        reflected = _BOOLEAN_LITERALS.get(inspected_default.strip("'\"").lower())
+        wanted = _BOOLEAN_LITERALS.get(rendered_metadata_default.strip("'\"").lower())
+        if reflected is not None and wanted is not None:
+            return reflected != wanted
+    return None
+
+
 class SchemaOutOfDate(RuntimeError):
     """The database is behind the newest migration."""
 

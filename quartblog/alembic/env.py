@@ -8,7 +8,11 @@
 * Online: an ``AsyncEngine`` from the same settings the app uses; the migrations
   run inside ``await connection.run_sync(...)``.  A caller that already holds a
   connection (the app's auto-migrate, the tests) passes it in
-  ``config.attributes["connection"]`` and it is used as is.
+  ``config.attributes["connection"]`` and it is used as is (a transaction it had
+  begun, for its lock, is committed first: the migrations own their transaction, so
+  ``autocommit_block()``, which PostgreSQL's ``CREATE INDEX CONCURRENTLY`` needs, works).
+  An ``AsyncEngine`` there (pytest-alembic's ``alembic_engine``, its documented asyncio
+  recipe) is run with ``asyncio.run`` and its pool disposed afterwards.
 * SQLite gets batch mode (ALTER TABLE by copy-and-move).
 * Offline (``alembic upgrade head --sql``) renders the whole range first and prints
   it only when every step rendered: a step that cannot be rendered without a
@@ -31,7 +35,8 @@ from sqlalchemy.engine import Connection, make_url
 
 from quartblog.config import Settings
 from quartblog.db import create_engine, default_database_url, normalize_url
-from quartblog.migrations import default_instance_path, include_object_for
+from quartblog.migrations import compare_server_default, default_instance_path, include_object_for
+from quartblog.alembic.online import use_online_ddl
 from quartblog.models import Base
 
 config = context.config
@@ -48,6 +53,15 @@ def database_url() -> str:
     if not url:
         url = default_database_url(default_instance_path())
     return normalize_url(url).render_as_string(hide_password=False)
+
+
+def write_revision(context, revision, directives) -> None:
+    """What autogenerate writes: tables dropped with their indexes, and columns and
+    indexes of existing tables changed with the online helpers (online.py)."""
+    drop_tables_with_their_indexes(context, revision, directives)
+    for script in directives:
+        for container in [*script.upgrade_ops_list, *script.downgrade_ops_list]:
+            use_online_ddl(container)
 
 
 def drop_tables_with_their_indexes(context, revision, directives) -> None:
@@ -78,9 +92,10 @@ def _configure(connection: Connection | None = None, **kwargs) -> None:
         include_object=include_object_for(dialect),
         target_metadata=target_metadata,
         compare_type=True,
+        compare_server_default=compare_server_default,  # a changed default is a migration too
         render_as_batch=True,  # SQLite needs copy-and-move for ALTER; harmless elsewhere
         user_module_prefix="quartblog.types.",
-        process_revision_directives=drop_tables_with_their_indexes,
+        process_revision_directives=write_revision,
         connection=connection,
         **kwargs,
     )
@@ -222,6 +237,10 @@ def _sqlite_foreign_keys(connection: Connection, on: bool) -> None:
 
 def do_run_migrations(connection: Connection) -> None:
     sqlite = connection.dialect.name == "sqlite"
+    if connection.in_transaction():
+        # The caller's own statements (its migration lock): commit them, so that the
+        # migrations run in a transaction of alembic's, which autocommit_block() can end.
+        connection.commit()
     if sqlite:
         # Batch mode rebuilds a table (copy, DROP, rename); with foreign keys
         # enforced the DROP would cascade and delete the rows that point at it.
@@ -239,19 +258,24 @@ def do_run_migrations(connection: Connection) -> None:
         _sqlite_foreign_keys(connection, on=True)
 
 
-async def run_async_migrations() -> None:
-    engine = create_engine(database_url(), statement_timeout=0)  # DDL may take long
+async def run_async_migrations(engine: "AsyncEngine | None" = None) -> None:
+    if engine is None:
+        engine = create_engine(database_url(), statement_timeout=0)  # DDL may take long
     try:
         async with engine.connect() as connection:
             await connection.run_sync(do_run_migrations)
             await connection.commit()
     finally:
-        await engine.dispose()
+        await engine.dispose()  # its connections belong to this event loop
 
 
 def run_migrations_online() -> None:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
     connection = config.attributes.get("connection")
-    if connection is not None:
+    if isinstance(connection, AsyncEngine):
+        asyncio.run(run_async_migrations(connection))
+    elif connection is not None:
         do_run_migrations(connection)
     else:
         asyncio.run(run_async_migrations())
