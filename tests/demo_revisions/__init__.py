@@ -21,12 +21,15 @@ def demo_config(url: str | None = None, **kwargs) -> Config:
 
 
 def write_demo_ini(path: Path, url: str) -> Path:
-    """An alembic.ini for the ``alembic`` command with the demo branch (for a subprocess)."""
-    path.write_text(
-        "[alembic]\n"
+    """An alembic.ini for the ``alembic`` command with the demo branch (for a subprocess):
+    the repository's, with absolute paths and the demo versions added."""
+    from quartblog.migrations import ALEMBIC_INI
+
+    text = ALEMBIC_INI.read_text().replace(
+        "script_location = %(here)s/quartblog/alembic",
         f"script_location = {SCRIPT_LOCATION}\n"
         f"version_locations = {SCRIPT_LOCATION / 'versions'}{os.pathsep}{DEMO_VERSIONS}\n"
-        "path_separator = os\n"
-        f"sqlalchemy.url = {url}\n"
-    )
+        f"sqlalchemy.url = {url}")
+    assert "version_locations" in text
+    path.write_text(text.replace("prepend_sys_path = .\n", ""))
     return path
