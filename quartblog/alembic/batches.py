@@ -222,9 +222,11 @@ def _write_computed(conn: Connection, table: sa.TableClause, key_column: sa.Colu
 
     * PostgreSQL: one UPDATE joined to the values, sent as arrays:
       ``UPDATE t SET c = v.c FROM unnest($1::INTEGER[], $2::TEXT[]) AS v(k, c) WHERE t.id = v.k AND todo``;
-    * MySQL/MariaDB: one UPDATE joined to a derived table of the values:
-      ``UPDATE t, (SELECT 1 AS k, 'x' AS c UNION ALL SELECT ...) AS v SET t.c = v.c WHERE t.id = v.k AND todo``
-      (an ``executemany`` is a round trip per row there: half the speed);
+    * MySQL/MariaDB: one UPDATE joined to the values, sent as one JSON document:
+      ``UPDATE t, (SELECT ... FROM JSON_TABLE(%s, '$[*]' COLUMNS (k INTEGER PATH '$[0]', c TEXT PATH '$[1]')) AS j) AS v
+      SET t.c = v.c WHERE t.id = v.k AND todo`` (MariaDB 10.6+, MySQL 8.0+) when every value is a
+      JSON value (str, int, float, bool, None); else as SQLite below (an ``executemany`` is a
+      round trip per row on the MySQL drivers: some 5 times slower);
     * SQLite (in process, no round trips): ``executemany`` of ``UPDATE t SET c = ? WHERE id = ? AND todo``.
 
     The values are bound with the table's column types: give the columns of ``table``
@@ -245,12 +247,8 @@ def _write_computed(conn: Connection, table: sa.TableClause, key_column: sa.Colu
                    for j, n in enumerate(names)]
         new = (sa.func.unnest(*arrays).table_valued("k", *(f"c{j}" for j in range(len(names))))
                .render_derived(name="v"))
-    elif dialect in ("mysql", "mariadb"):
-        selects = [sa.select(sa.bindparam(f"k{i}", key, type_=key_column.type).label("k"),
-                             *(sa.bindparam(f"v{i}_{j}", row[n], type_=table.c[n].type).label(f"c{j}")
-                               for j, n in enumerate(names)))
-                   for i, (key, row) in enumerate(zip(keys, rows))]
-        new = (sa.union_all(*selects) if len(selects) > 1 else selects[0]).subquery("v")
+    elif dialect in ("mysql", "mariadb") and _json_native(keys, rows, names):
+        new = _json_table(conn, table, key_column, names, keys, rows)
     else:
         statement = (table.update().where(key_column == sa.bindparam("_k"), todo)
                      .values(**{n: sa.bindparam(f"_c{j}") for j, n in enumerate(names)}, **values))
@@ -261,3 +259,29 @@ def _write_computed(conn: Connection, table: sa.TableClause, key_column: sa.Colu
                  .where(key_column == new.c.k, todo)
                  .values(**{n: new.c[f"c{j}"] for j, n in enumerate(names)}, **values))
     return conn.execute(statement).rowcount
+
+
+def _json_native(keys: list[Any], rows: list[Mapping[str, Any]], names: list[str]) -> bool:
+    native = (str, int, float, bool, type(None))
+    return all(isinstance(k, native) for k in keys) and all(isinstance(r[n], native) for r in rows for n in names)
+
+
+def _json_table(conn: Connection, table: sa.TableClause, key_column: sa.ColumnClause, names: list[str],
+                keys: list[Any], rows: list[Mapping[str, Any]]) -> sa.Subquery:
+    """``(SELECT j.k, j.c0 ... FROM JSON_TABLE(:rows, '$[*]' COLUMNS (...)) AS j) AS v``."""
+    import json
+
+    def sql_type(column: sa.ColumnClause) -> str:
+        type_ = column.type
+        if isinstance(type_, sa.String) and not type_.length:
+            return "LONGTEXT"
+        return type_.compile(dialect=conn.dialect)
+
+    spec = [f"k {sql_type(key_column)} PATH '$[0]'"]
+    spec += [f"c{j} {sql_type(table.c[n])} PATH '$[{j + 1}]'" for j, n in enumerate(names)]
+    document = json.dumps([[key, *(row[n] for n in names)] for key, row in zip(keys, rows)], ensure_ascii=False)
+    source = sa.text(f"JSON_TABLE(:_rows, '$[*]' COLUMNS ({', '.join(spec)})) AS j").bindparams(
+        sa.bindparam("_rows", document, type_=sa.Text()))
+    picked = [sa.literal_column("j.k", key_column.type).label("k")]
+    picked += [sa.literal_column(f"j.c{j}", table.c[n].type).label(f"c{j}") for j, n in enumerate(names)]
+    return sa.select(*picked).select_from(source).subquery("v")
