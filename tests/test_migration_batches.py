@@ -60,12 +60,17 @@ async def blog(backend, tmp_path):
             await engine.dispose()
 
 
-async def run_in_process(engine, cfg, name: str, *args) -> None:
+async def run_in_process(engine, cfg, name: str, *args, begun: bool = False) -> None:
+    """An Alembic command on a connection of ``engine`` (as the tests and the app's
+    auto-upgrade run them); ``begun``: the connection is already in a transaction (as
+    the app's, which took the migration lock with a SELECT)."""
     def run(sync_connection):
         cfg.attributes["connection"] = sync_connection
         getattr(command, name)(cfg, *args)
 
     async with engine.connect() as conn:
+        if begun:
+            await conn.execute(text("SELECT 1"))
         await conn.run_sync(run)
         await conn.commit()
 
@@ -113,8 +118,9 @@ def progress_lines(output: str) -> list[str]:
 
 # --- batches ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("mode", ["python", "sql"])
-async def test_a_backfill_writes_every_row_once_a_bounded_batch_at_a_time(blog, mode, monkeypatch, capsys):
+@pytest.mark.parametrize("mode, begun", [("python", False), ("sql", False), ("python", True)],
+                         ids=["python", "sql", "python-in-a-begun-transaction"])
+async def test_a_backfill_writes_every_row_once_a_bounded_batch_at_a_time(blog, mode, begun, monkeypatch, capsys):
     url, engine = blog
     monkeypatch.setenv("DEMO_BATCH_SIZE", str(BATCH))
     monkeypatch.setenv("DEMO_REPORT_EVERY", "0")
@@ -134,7 +140,7 @@ async def test_a_backfill_writes_every_row_once_a_bounded_batch_at_a_time(blog, 
     event.listen(sync_engine, "before_cursor_execute", record)
     event.listen(sync_engine, "commit", count_commit)
     try:
-        await run_in_process(engine, demo_config(), "upgrade", "demo_002")
+        await run_in_process(engine, demo_config(), "upgrade", "demo_002", begun=begun)
     finally:
         event.remove(sync_engine, "before_cursor_execute", record)
         event.remove(sync_engine, "commit", count_commit)

@@ -149,9 +149,10 @@ def update_in_batches(
 
     ``values``: column name -> value or SQL expression, set on every row (SQL mode; also
     allowed beside ``compute``, e.g. a counter ``n = n + 1``).  ``compute``: called with
-    each batch's rows (the key and ``columns``), returns one mapping per row to change,
-    holding the row's ``key`` and its new column values (Python mode).  ``todo`` must be
-    false for a row once it is written (see the module's documentation).
+    each batch's rows (the key and ``columns``), returns one mapping per row, holding the
+    row's ``key`` and its new column values, the same columns for every row (Python
+    mode); a row it leaves out stays to do (this run passes it, the next run retries it).
+    ``todo`` must be false for a row once it is written (see the module's documentation).
 
     ``key`` is the table's integer primary key (one column).  Progress goes to ``out``
     (standard output by default) at most every ``report_every`` seconds, and once at the
