@@ -1,7 +1,7 @@
 """Schema operations that a revision can run again: for MySQL/MariaDB, where DDL is not
 transactional.
 
-On PostgreSQL (and SQLite, where SQLAlchemy begins every transaction itself) a revision
+On PostgreSQL (and SQLite, where quartblog's engine sends BEGIN itself: db.py) a revision
 runs in a transaction: when its third operation fails, the first two are rolled back
 with it, and ``alembic upgrade head`` after the fix starts from a clean slate.  MySQL and
 MariaDB commit each ALTER TABLE / CREATE INDEX as it runs; the revision's version is
