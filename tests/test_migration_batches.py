@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import math
+from datetime import datetime, timedelta
 import signal
 import subprocess
 
@@ -258,3 +259,44 @@ async def test_written_with_plain_operations_it_is_stuck_on_mysql_only(blog, bac
     else:
         assert again.returncode == 0, again.stderr
         assert "demo_003" in await versions(engine)
+
+
+async def test_computed_values_of_every_kind_arrive_intact(backend, tmp_path):
+    """Python mode's one-statement writes (PostgreSQL arrays, MySQL JSON_TABLE, else
+    executemany) keep quotes, backslashes, percent signs, CJK and emoji, floats, NULLs
+    and datetimes (not a JSON value: MySQL then falls back to executemany)."""
+    import sqlalchemy as sa
+    from alembic.operations import Operations
+
+    from quartblog.alembic.batches import update_in_batches
+
+    metadata = sa.MetaData()
+    things = sa.Table("batch_things", metadata, sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+                      sa.Column("n", sa.Integer), sa.Column("label", sa.Text), sa.Column("score", sa.Float),
+                      sa.Column("at", sa.DateTime))
+    label = lambda n: f"O'Reilly \"{n}\" \\ 100% 数据库 😀"  # noqa: E731
+    score = lambda n: None if n % 4 == 0 else n / 8  # noqa: E731
+    at = lambda n: datetime(2026, 11, 25, 12, 0, 0) + timedelta(minutes=n)  # noqa: E731
+
+    def run(sync_connection, **kwargs):
+        with Operations.context(MigrationContext.configure(sync_connection)):
+            return update_in_batches(things, batch_size=3, out=io.StringIO(), **kwargs)
+
+    async with fresh_database(backend, tmp_path) as url:
+        engine = create_engine(url)
+        try:
+            async with engine.begin() as conn:
+                await conn.run_sync(metadata.create_all)
+                await conn.execute(things.insert(), [{"id": n, "n": n} for n in range(1, 11)])
+            async with engine.connect() as conn:
+                first = await conn.run_sync(run, todo=things.c.label.is_(None), columns=[things.c.n],
+                                            compute=lambda rows: [{"id": r.id, "label": label(r.n), "score": score(r.n)}
+                                                                  for r in rows])
+                second = await conn.run_sync(run, todo=things.c.at.is_(None), columns=[things.c.n],
+                                             compute=lambda rows: [{"id": r.id, "at": at(r.n)} for r in rows])
+            assert (first.done, first.batches, second.done, second.batches) == (10, 4, 10, 4)
+            async with engine.connect() as conn:
+                stored = (await conn.execute(sa.select(things).order_by(things.c.id))).all()
+            assert [tuple(row) for row in stored] == [(n, n, label(n), score(n), at(n)) for n in range(1, 11)]
+        finally:
+            await engine.dispose()
