@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A batched data migration over one million posts (docs/migrations-batches.md).
+"""A batched data migration over one million posts (docs/migrations.md, "Data migrations in batches").
 
     nice -n 19 python bench/migrate.py --db mariadb
     nice -n 19 python bench/migrate.py --db postgresql
