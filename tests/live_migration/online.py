@@ -152,7 +152,7 @@ def drop_index(name: str, table: str, op=alembic_op) -> None:
     else:
         if name not in _indexes(conn, table):
             return
-        statement = f"DROP INDEX {name} ON {table} ALGORITHM=INPLACE LOCK=NONE" \
+        statement = f"ALTER TABLE {table} DROP INDEX {name}, ALGORITHM=INPLACE, LOCK=NONE" \
             if dialect in ("mysql", "mariadb") else f"DROP INDEX {name}"
         run(statement, op=op)
     say(f"dropped index {name}")

@@ -117,10 +117,14 @@ class Release:
     """``hypercorn <app> --workers 2 --bind fd://<the shared socket>``."""
 
     def __init__(self, name: str, app: str, listener: socket.socket, env: dict[str, str], logs: Path) -> None:
-        self.name, self.app, self.listener, self.env = name, app, listener, env
+        self.name, self.app, self.listener, self.env, self.logs = name, app, listener, env, logs
         self.process = Process(name, logs / f"{name}.log")
+        self.lines: list[str] = []  # of earlier runs
 
     async def start(self) -> None:
+        """Returns once both workers serve."""
+        self.lines += self.process.lines
+        self.process = Process(self.name, self.logs / f"{self.name}.log")
         fd = self.listener.fileno()
         await self.process.start([sys.executable, "-m", "hypercorn", self.app, "--workers", str(WORKERS),
                                   "--bind", f"fd://{fd}", "--graceful-timeout", str(GRACEFUL_TIMEOUT)], self.env, pass_fds=(fd,))
@@ -136,7 +140,7 @@ class Release:
         assert code == 0, f"{self.name} exited with {code}:\n{self.process.tail()}"
 
     def problems(self) -> list[str]:
-        return [line for line in self.process.lines if "Traceback" in line or " 500 " in line]
+        return [line for line in self.lines + self.process.lines if "Traceback" in line or " 500 " in line]
 
 
 async def alembic(command: str, revision: str, env: dict[str, str], logs: Path) -> Process:
@@ -158,6 +162,7 @@ class Sample:
     status: int | None  # None: no response (connection error, timeout)
     error: str | None = None
     resent: int = 0  # sent again after its connection closed unanswered
+    began: float = 0.0  # time.monotonic() when it was sent
 
 
 @dataclass
@@ -265,6 +270,7 @@ class Load:
                 "body": "Deployed while the schema changed.", "tagList": ["live", "deploy"]}}),
         }[op]
         began = time.perf_counter()
+        began_at = time.monotonic()
         status, error, resent = None, None, 0
         while True:
             try:
@@ -293,7 +299,7 @@ class Load:
             break
         seconds = time.perf_counter() - began
         async with self._counted:
-            self.samples.append(Sample(step, op, seconds, status, error, resent))
+            self.samples.append(Sample(step, op, seconds, status, error, resent, began_at))
             self._counted.notify_all()
 
 
@@ -466,13 +472,21 @@ async def deploy_under_load(url: str, engine: AsyncEngine, logs: Path, *, client
             await load.wait_for_requests(name, step_requests)
             figures.append(StepFigures.of(name, time.monotonic() - began, load.in_step(name)))
             log(table(figures[-1:]).splitlines()[1])
+            slowest = sorted(load.in_step(name), key=lambda s: s.seconds)[-3:]
+            log("  slowest: " + "; ".join(f"{s.op} at +{s.began - began:.1f} s: {s.seconds:.2f} s"
+                                          f"{f' (resent {s.resent})' if s.resent else ''}" for s in slowest))
 
         async def takeover(start: Release, stop: Release) -> None:
+            began = time.monotonic()
             await start.start()  # both releases serve from here on
             running.append(start)
+            log(f"  {start.name} serves beside {stop.name} (+{time.monotonic() - began:.1f} s)")
             await load.wait_for_requests(load.step, step_requests // 2)
+            stopping = time.monotonic()
             await stop.stop()
             running.remove(stop)
+            log(f"  {stop.name} stopped (SIGTERM at +{stopping - began:.1f} s, exited after "
+                f"{time.monotonic() - stopping:.1f} s)")
 
         await step("old release serves", None)
         await step("expand", lambda: migrate("upgrade", EXPAND))
