@@ -31,7 +31,6 @@ import signal
 import socket
 import sys
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -195,6 +194,7 @@ class Load:
         self.samples: list[Sample] = []
         self.acked = Acknowledged()
         self.comment_ids_seen: list[int] = []
+        self.crashed: BaseException | None = None  # a client's unexpected error
         self._stop = asyncio.Event()
         self._counted = asyncio.Condition()
         self._tasks: list[asyncio.Task] = []
@@ -216,8 +216,6 @@ class Load:
             await self._counted.wait_for(lambda: len(self.in_step(step)) >= count or self.crashed is not None)
         if self.crashed is not None:
             raise RuntimeError("a load client stopped") from self.crashed
-
-    crashed: BaseException | None = None
 
     async def _client(self, index: int) -> None:
         try:
