@@ -71,7 +71,8 @@ class Process:
     async def start(self, argv: list[str], env: dict[str, str], pass_fds: tuple[int, ...] = ()) -> None:
         self.process = await asyncio.create_subprocess_exec(
             *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT, env=env, cwd=PROJECT_ROOT, pass_fds=pass_fds)
+            stderr=asyncio.subprocess.STDOUT, env=env, cwd=PROJECT_ROOT, pass_fds=pass_fds,
+            start_new_session=True)  # its own process group: a failed run can end it whole
         self._reader = asyncio.get_running_loop().create_task(self._read())
 
     async def _read(self) -> None:
@@ -137,6 +138,15 @@ class Release:
         self.process.process.send_signal(signal.SIGTERM)
         code = await self.process.wait()
         assert code == 0, f"{self.name} exited with {code}:\n{self.process.tail()}"
+
+    def kill(self) -> None:
+        """The last resort of a scenario that failed: the server and its workers."""
+        process = self.process.process
+        if process is not None and process.returncode is None:
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
     def problems(self) -> list[str]:
         return [line for line in self.lines + self.process.lines if "Traceback" in line or " 500 " in line]
@@ -505,7 +515,12 @@ async def deploy_under_load(url: str, engine: AsyncEngine, logs: Path, *, client
         if load is not None:
             await load.stop()
         for release in list(running):
-            await release.stop()
+            try:
+                async with asyncio.timeout(GRACEFUL_TIMEOUT + 30):
+                    await release.stop()
+            except BaseException:
+                release.kill()
+                raise
         listener.close()
     samples = load_done.samples
     return Outcome(
