@@ -118,6 +118,12 @@ def head_revisions() -> set[str]:
     return set(_heads())
 
 
+@functools.cache
+def known_revisions() -> frozenset[str]:
+    """Every revision the code's scripts hold."""
+    return frozenset(rev.revision for rev in ScriptDirectory.from_config(alembic_config()).walk_revisions())
+
+
 def _current_revisions(connection: Connection) -> set[str]:
     return set(MigrationContext.configure(connection).get_current_heads())
 
@@ -195,6 +201,14 @@ async def ensure_schema_current(app: "Quart", db: "Database") -> None:
         ) from exc
     heads = head_revisions()
     if current == heads:
+        return
+    newer = current - known_revisions()
+    if newer:
+        # A newer release's migration ran (the expand step of a deployment, see
+        # docs/migrations.md): it keeps what this release uses, so serve on it.
+        # Only a revision this code knows is judged behind.
+        log.warning("the database at %s is at revision %s, which this release does not know "
+                    "(a newer release's migration): serving on it", masked(engine.url), ", ".join(sorted(newer)))
         return
     if app.config.get("AUTO_MIGRATE"):
         log.info("upgrading the database at %s to %s", masked(engine.url), ", ".join(sorted(heads)))
