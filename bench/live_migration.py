@@ -12,7 +12,7 @@ release starts on the same socket and takes over; ``alembic upgrade`` runs the C
 revision; then the way back (contract down, the old release takes back over, expand
 down).  Printed: per step its duration, requests, failures, p50/p99/max latency; the
 acknowledged writes found in the database.  Exit status 1 on any failed request, lost
-write or wrong value.  The figures are in docs/migrations-live.md.
+write or wrong value.  The figures are in docs/migrations.md ("Deploying under load").
 """
 
 from __future__ import annotations

@@ -120,7 +120,7 @@ async def seed_database(engine: AsyncEngine, *, n_users: int = 50, n_posts: int 
                 yield {
                     "id": pid, "slug": f"{'-'.join(title.lower().split()[:6])}-{pid}",
                     "title": title, "description": _sentence(rng, 8, 14), "body": _body(rng),
-                    "created_at": created, "updated_at": created, "published_at": created,
+                    "created_at": created, "updated_at": created,
                     "author_id": rng.choice(user_ids) if user_ids else 1, "view_count": 0,
                     "status": PostStatus.PUBLISHED.value, "published_at": created,
                 }

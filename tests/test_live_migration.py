@@ -10,7 +10,7 @@ error), no refused one, and every acknowledged comment, favorite and post is in 
 database at the end; every comment's length is in the column the serving release
 reads.  The latency of each step (p50/p99/max) is printed, not asserted.  A small
 data set here; ``python -m bench.live_migration`` runs the reference size (20,000
-posts, 100,000 comments).  See docs/migrations-live.md.
+posts, 100,000 comments).  See docs/migrations.md ("Deploying under load").
 """
 
 from __future__ import annotations
