@@ -48,9 +48,13 @@ class Settings:
     # Connection pool (MySQL/MariaDB, PostgreSQL). pool_recycle stays below the
     # server's wait_timeout (MariaDB's default is 28800 s).
     # A worker serves many requests at once: at 32 concurrent requests a pool of 10
-    # made requests queue for connections (docs/performance.md).
+    # made requests queue for connections (docs/performance.md).  No overflow by
+    # default: an overflow connection is opened for one request and closed after it,
+    # so a load above the pool's size opened and closed connections all the time
+    # (slower, and on asyncpg the worker's memory grew 67% over 100,000 requests:
+    # docs/performance.md, "Memory"); past the pool, requests wait for a connection.
     DB_POOL_SIZE: int = 20
-    DB_MAX_OVERFLOW: int = 20
+    DB_MAX_OVERFLOW: int = 0
     DB_POOL_RECYCLE: int = 3600
     DB_ECHO: bool = False
     # A request the database refuses for a concurrency reason (deadlock, lock wait

@@ -254,7 +254,7 @@ def masked(url: str | URL) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def create_engine(url: str | URL, *, pool_size: int = 20, max_overflow: int = 20,
+def create_engine(url: str | URL, *, pool_size: int = 20, max_overflow: int = 0,
                   pool_recycle: int = 3600, echo: bool = False,
                   connect_timeout: float = 5, statement_timeout: float = 30) -> AsyncEngine:
     """The engine; ``connect_timeout`` bounds a connection attempt and

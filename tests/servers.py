@@ -62,10 +62,13 @@ class LoggedProcess:
         self._changed = asyncio.Condition()
 
     async def start(self, argv: Sequence[str], env: dict[str, str] | None = None, cwd: Path | None = None,
-                    user: str | None = None) -> None:
+                    user: str | None = None, pass_fds: Sequence[int] = (), new_session: bool = False) -> None:
+        """``pass_fds``: descriptors the child keeps (a listening socket); ``new_session``:
+        its own process group, so that a failed run can end it whole."""
         self.process = await asyncio.create_subprocess_exec(
             *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT, env=env, cwd=cwd, user=user)
+            stderr=asyncio.subprocess.STDOUT, env=env, cwd=cwd, user=user, pass_fds=tuple(pass_fds),
+            start_new_session=new_session)
         self._reader = asyncio.get_running_loop().create_task(self._read(self.process.stdout))
 
     async def _read(self, stream: asyncio.StreamReader) -> None:
@@ -86,8 +89,9 @@ class LoggedProcess:
     def running(self) -> bool:
         return self.process is not None and self.process.returncode is None
 
-    async def wait_for(self, pattern: str, *, start: int = 0, timeout: float = START_TIMEOUT) -> str:
-        """The first line from index ``start`` on that matches ``pattern``."""
+    async def wait_for(self, pattern: str, *, start: int = 0, count: int = 1,
+                       timeout: float = START_TIMEOUT) -> str:
+        """The ``count``-th line from index ``start`` on that matches ``pattern``."""
         regex = re.compile(pattern)
         try:
             async with asyncio.timeout(timeout):
@@ -95,7 +99,9 @@ class LoggedProcess:
                     while True:
                         for line in self.lines[start:]:
                             if regex.search(line):
-                                return line
+                                count -= 1
+                                if count == 0:
+                                    return line
                         start = len(self.lines)
                         if self._reader is None or self._reader.done():
                             raise AssertionError(f"{self.name} ended before logging {pattern!r}:\n" + self.tail())
@@ -115,11 +121,12 @@ class LoggedProcess:
             self.process.send_signal(sig)
         await self.wait()
 
-    async def wait(self) -> None:
-        if self.process is not None:
-            await self.process.wait()
+    async def wait(self) -> int | None:
+        """The exit status, once the process has ended and its output is read."""
+        code = await self.process.wait() if self.process is not None else None
         if self._reader is not None:
             await self._reader
+        return code
 
 
 class PrivateMariaDB:

@@ -111,3 +111,21 @@ async def test_sql_count_header_reports_the_statements_of_each_request(client, d
 async def test_sql_count_header_is_off_by_default(client):
     response = await client.get("/healthz")
     assert "X-SQL-Statements" not in response.headers
+
+
+@pytest.mark.parametrize("tuning", [True, False])
+async def test_the_garbage_collector_is_tuned_at_start_only_when_configured(database_url, tuning):
+    """QUARTBLOG_GC_TUNING (on by default): at start-up what exists is frozen and the young
+    generation is collected less often; docs/performance.md ("Garbage collector") has the
+    figures that keep it.  Off, the interpreter's settings are left alone."""
+    import gc
+
+    before = gc.get_threshold()
+    gc.set_threshold(700, 10, 10)  # CPython's defaults
+    try:
+        app = create_app(make_config(database_url, GC_TUNING=tuning))
+        async with app.test_app():
+            assert gc.get_threshold() == ((50_000, 20, 50) if tuning else (700, 10, 10))
+            assert (gc.get_freeze_count() > 0) if tuning else True
+    finally:
+        gc.set_threshold(*before)

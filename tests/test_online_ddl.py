@@ -15,7 +15,7 @@ from contextlib import contextmanager
 import pytest
 from alembic import command
 from sqlalchemy import event, inspect, text
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.exc import OperationalError
 
 from quartblog.migrations import alembic_config
 

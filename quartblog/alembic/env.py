@@ -32,6 +32,7 @@ from pathlib import Path
 from alembic import context
 from alembic.util import CommandError
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from quartblog.config import Settings
 from quartblog.db import create_engine, default_database_url, normalize_url
@@ -258,7 +259,7 @@ def do_run_migrations(connection: Connection) -> None:
         _sqlite_foreign_keys(connection, on=True)
 
 
-async def run_async_migrations(engine: "AsyncEngine | None" = None) -> None:
+async def run_async_migrations(engine: AsyncEngine | None = None) -> None:
     if engine is None:
         engine = create_engine(database_url(), statement_timeout=0)  # DDL may take long
     try:

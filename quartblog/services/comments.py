@@ -8,32 +8,43 @@ on their own post) see all of them, marked."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
 
-from datetime import timedelta
-
-from sqlalchemy import delete, or_, select
+from sqlalchemy import Integer, bindparam, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import contains_eager
+from sqlalchemy.sql import Select
 
 from ..models import Comment, CommentState, Post, User
 from ..types import utcnow
 from .text import check_text
 from .errors import Errors, Message, N_, NotFound, PermissionDenied
 from . import audit, settings
-from .posts import visible_post
+from ..db import read_rows
+from .posts import AuthorRow, visible_post
 from .users import following_expr
 
 COMMENT_MAX = 10_000
 
 
+@dataclass(slots=True)
+class CommentRow:
+    """A comment's columns, as lists load them (plain values, not an ORM object)."""
+
+    id: int
+    body: str
+    created_at: datetime
+    updated_at: datetime
+    post_id: int
+    author_id: int
+    state: CommentState
+
+
 @dataclass
 class CommentView:
-    comment: Comment  # with .author loaded
+    comment: Comment | CommentRow
+    author: User | AuthorRow
     following_author: bool
-
-    @property
-    def author(self) -> User:
-        return self.comment.author
 
     @property
     def state(self) -> str:
@@ -62,23 +73,33 @@ def visible_to(viewer_id: int | None, moderator: bool):
     return shown
 
 
-def _views_query(viewer_id: int | None):
-    return (
-        select(Comment, following_expr(viewer_id, Comment.author_id))
-        .join(Comment.author)
-        .options(contains_eager(Comment.author))
+@lru_cache(maxsize=None)
+def _list_statement(*, has_viewer: bool, moderator: bool) -> Select:
+    """A post's comments with their authors' columns, oldest first: plain rows, built
+    once per shape (parameters ``post_id``, ``viewer_id``)."""
+    viewer_id = bindparam("viewer_id", type_=Integer) if has_viewer else None
+    statement = (
+        select(Comment.id, Comment.body, Comment.created_at, Comment.updated_at, Comment.post_id,
+               Comment.author_id, Comment.state, User.username, User.bio, User.image,
+               following_expr(viewer_id, Comment.author_id).label("following"))
+        .join(User, User.id == Comment.author_id)
+        .where(Comment.post_id == bindparam("post_id", type_=Integer))
+        .order_by(Comment.created_at, Comment.id)
     )
+    shown = visible_to(viewer_id, moderator)
+    return statement if shown is None else statement.where(shown)
 
 
 async def list_comments(session: AsyncSession, post_id: int, *, viewer_id: int | None = None,
                         moderator: bool = False) -> list[CommentView]:
     """The comments the viewer sees (``visible_to``); ``moderator``: all of them."""
-    query = _views_query(viewer_id).where(Comment.post_id == post_id)
-    shown = visible_to(viewer_id, moderator)
-    if shown is not None:
-        query = query.where(shown)
-    rows = await session.execute(query.order_by(Comment.created_at, Comment.id))
-    return [CommentView(comment=c, following_author=bool(f)) for c, f in rows]
+    statement = _list_statement(has_viewer=viewer_id is not None, moderator=moderator)
+    rows = await read_rows(session, statement, {"post_id": post_id, "viewer_id": viewer_id})
+    return [CommentView(
+        comment=CommentRow(id=r.id, body=r.body, created_at=r.created_at, updated_at=r.updated_at,
+                           post_id=r.post_id, author_id=r.author_id, state=r.state),
+        author=AuthorRow(id=r.author_id, username=r.username, bio=r.bio, image=r.image),
+        following_author=bool(r.following)) for r in rows]
 
 
 async def list_comments_for_slug(session: AsyncSession, slug: str, *,
@@ -114,10 +135,9 @@ async def add_comment(session: AsyncSession, author: User, slug: str, body: str 
     state = CommentState.PENDING if await held(session, author, post.author_id) else CommentState.PUBLISHED
     comment = Comment(body=body.strip(), post_id=post.id, author_id=author.id,
                       created_at=now, updated_at=now, state=state)
-    comment.author = author
     session.add(comment)
     await session.flush()
-    return CommentView(comment=comment, following_author=False)
+    return CommentView(comment=comment, author=author, following_author=False)
 
 
 async def delete_comment(session: AsyncSession, actor: User, slug: str, comment_id: int) -> None:

@@ -48,8 +48,7 @@ async def set_state(session: AsyncSession, actor: User, slug: str, comment_id: i
     comment.state = state
     await session.flush()
     await audit.record(session, actor, f"comment.{action}", f"comment:{comment.id}", f"post:{slug}")
-    comment.author = writer
-    return CommentView(comment=comment, following_author=False)
+    return CommentView(comment=comment, author=writer, following_author=False)
 
 
 @dataclass

@@ -208,11 +208,17 @@ def format_moment(value: datetime | None) -> str:
     if not value:
         return ""
     value = value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
-    locale = _babel_locale(get_locale())
+    locale = get_locale()
+    return gettext("%(datetime)s UTC", datetime=_moment(value.replace(second=0, microsecond=0), locale))
+
+
+@lru_cache(maxsize=4096)
+def _moment(value: datetime, locale_name: str) -> str:
+    """A minute's text (a post page shows its comments' times on every visit)."""
+    locale = _babel_locale(locale_name)
     pattern = get_datetime_format("medium", locale=locale)
-    both = pattern.replace("'", "").format(format_time(value, "HH:mm", tzinfo=timezone.utc, locale=locale),
+    return pattern.replace("'", "").format(format_time(value, "HH:mm", tzinfo=timezone.utc, locale=locale),
                                            format_date(value, "medium", locale=locale))
-    return gettext("%(datetime)s UTC", datetime=both)
 
 
 @lru_cache(maxsize=4096)

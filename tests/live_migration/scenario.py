@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import re
 import signal
 import socket
 import sys
@@ -40,6 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from quartblog.models import Comment, Post, User, favorites
 
+from ..servers import LoggedProcess
 from .revisions import ALEMBIC_INI, CONTRACT, EXPAND, LEGACY
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -56,61 +56,15 @@ def log(message: str) -> None:
 
 # --------------------------------------------------------------------------- servers
 
-class Process:
-    """A subprocess whose merged output goes to a file and is kept line by line;
-    ``wait_for`` waits for the n-th line matching a pattern (no polling)."""
-
-    def __init__(self, name: str, log_path: Path) -> None:
-        self.name = name
-        self.log_path = log_path
-        self.lines: list[str] = []
-        self.process: asyncio.subprocess.Process | None = None
-        self._reader: asyncio.Task | None = None
-        self._changed = asyncio.Condition()
+class Process(LoggedProcess):
+    """tests/servers.py's logged subprocess, run from the project's folder in its own
+    process group (a failed run can end it whole)."""
 
     async def start(self, argv: list[str], env: dict[str, str], pass_fds: tuple[int, ...] = ()) -> None:
-        self.process = await asyncio.create_subprocess_exec(
-            *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT, env=env, cwd=PROJECT_ROOT, pass_fds=pass_fds,
-            start_new_session=True)  # its own process group: a failed run can end it whole
-        self._reader = asyncio.get_running_loop().create_task(self._read())
+        await super().start(argv, env, cwd=PROJECT_ROOT, pass_fds=pass_fds, new_session=True)
 
-    async def _read(self) -> None:
-        assert self.process is not None and self.process.stdout is not None
-        with self.log_path.open("a", encoding="utf-8") as out:
-            while True:
-                raw = await self.process.stdout.readline()
-                async with self._changed:
-                    if raw:
-                        line = raw.decode("utf-8", "replace").rstrip("\n")
-                        self.lines.append(line)
-                        out.write(line + "\n")
-                        out.flush()
-                    self._changed.notify_all()
-                if not raw:
-                    return
-
-    async def wait_for(self, pattern: str, count: int = 1, timeout: float = READY_TIMEOUT) -> None:
-        regex = re.compile(pattern)
-        try:
-            async with asyncio.timeout(timeout):
-                async with self._changed:
-                    while sum(1 for line in self.lines if regex.search(line)) < count:
-                        if self._reader is None or self._reader.done():
-                            raise AssertionError(f"{self.name} ended before logging {pattern!r}:\n{self.tail()}")
-                        await self._changed.wait()
-        except TimeoutError:
-            raise AssertionError(f"{self.name} did not log {pattern!r} within {timeout} s:\n{self.tail()}") from None
-
-    async def wait(self) -> int:
-        assert self.process is not None
-        code = await self.process.wait()
-        if self._reader is not None:
-            await self._reader
-        return code
-
-    def tail(self, n: int = 40) -> str:
-        return "\n".join(self.lines[-n:])
+    async def wait_for(self, pattern: str, count: int = 1, timeout: float = READY_TIMEOUT) -> str:
+        return await super().wait_for(pattern, count=count, timeout=timeout)
 
 
 class Release:
