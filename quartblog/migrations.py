@@ -15,6 +15,7 @@ import asyncio
 import fcntl
 import functools
 import logging
+import re
 import sys
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -72,12 +73,23 @@ def compare_server_default(context, inspected_column, metadata_column, inspected
     Anything else: ``None``, Alembic's own comparison."""
     from sqlalchemy import Boolean
 
+    if inspected_default and rendered_metadata_default and \
+            _is_now(inspected_default) and _is_now(rendered_metadata_default):
+        return False  # CURRENT_TIMESTAMP, reflected by MariaDB as current_timestamp(6) on DATETIME(6)
     if isinstance(metadata_column.type, Boolean) and inspected_default and rendered_metadata_default:
         reflected = _BOOLEAN_LITERALS.get(inspected_default.strip("'\"").lower())
         wanted = _BOOLEAN_LITERALS.get(rendered_metadata_default.strip("'\"").lower())
         if reflected is not None and wanted is not None:
             return reflected != wanted
     return None
+
+
+_NOW = re.compile(r"(current_timestamp|now|localtimestamp)(\(\d*\))?")
+
+
+def _is_now(default: str) -> bool:
+    """Is this server default the current time, however the database spells it?"""
+    return _NOW.fullmatch(default.strip().strip("'\"").strip().lower()) is not None
 
 
 class SchemaOutOfDate(RuntimeError):
