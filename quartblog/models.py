@@ -79,6 +79,13 @@ def _search_text_default(context) -> str:
     return search_text(params.get("title"), params.get("body"))
 
 
+def string_enum(values: type[enum.Enum], name: str) -> Enum:
+    """An enum stored as its values' strings (VARCHAR(16), no native ENUM type: adding a
+    value later is no schema change), checked on the way in."""
+    return Enum(values, native_enum=False, length=16, validate_strings=True, name=name,
+                values_callable=lambda members: [m.value for m in members])
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
@@ -141,14 +148,7 @@ class User(Base):
     bio: Mapped[str | None] = mapped_column(Text)
     image: Mapped[str | None] = mapped_column(String(500))
     role: Mapped[Role] = mapped_column(
-        Enum(
-            Role,
-            native_enum=False,
-            length=16,
-            values_callable=lambda roles: [r.value for r in roles],
-            validate_strings=True,
-            name="role",
-        ),
+        string_enum(Role, "role"),
         default=Role.AUTHOR,
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -244,14 +244,7 @@ class Post(Base):
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     view_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     status: Mapped[PostStatus] = mapped_column(
-        Enum(
-            PostStatus,
-            native_enum=False,
-            length=16,
-            values_callable=lambda statuses: [s.value for s in statuses],
-            validate_strings=True,
-            name="post_status",
-        ),
+        string_enum(PostStatus, "post_status"),
         default=PostStatus.PUBLISHED,
         server_default=PostStatus.PUBLISHED.value,
     )
@@ -297,14 +290,7 @@ class Comment(Base):
     post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"))
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     state: Mapped[CommentState] = mapped_column(
-        Enum(
-            CommentState,
-            native_enum=False,
-            length=16,
-            values_callable=lambda states: [s.value for s in states],
-            validate_strings=True,
-            name="comment_state",
-        ),
+        string_enum(CommentState, "comment_state"),
         default=CommentState.PUBLISHED,
         server_default=CommentState.PUBLISHED.value,
     )

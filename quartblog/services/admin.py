@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..models import Comment, Post, PostStatus, Role, Tag, Upload, User, post_tags
 from ..types import utcnow
 from . import audit, counts, posts as post_service, sign_ins, uploads, users
+from .paging import Page
 from .errors import Errors, N_, NotFound, PermissionDenied, ValidationFailed
 from .tags import TAG_MAX, normalize_tags
 from .upsert import insert_missing
@@ -56,30 +57,6 @@ async def _lock_acting_admin(session: AsyncSession, actor: User) -> set[int]:
 
 
 # --- users -------------------------------------------------------------------------
-
-@dataclass
-class Page:
-    items: list
-    total: int
-    limit: int
-    offset: int
-
-    @property
-    def page(self) -> int:
-        return self.offset // self.limit + 1
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.limit))
-
-    @property
-    def has_next(self) -> bool:
-        return self.offset + self.limit < self.total
-
-    @property
-    def has_prev(self) -> bool:
-        return self.offset > 0
-
 
 def _bounded(limit: int, offset: int) -> tuple[int, int]:
     return max(1, min(limit, LIMIT_MAX)), max(0, offset)

@@ -28,6 +28,6 @@ async def list_entries(session: AsyncSession, *, limit: int, offset: int):
     total = await session.scalar(select(func.count()).select_from(AuditEntry))
     items = list(await session.scalars(
         select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit).offset(offset)))
-    from .admin import Page
+    from .paging import Page
 
     return Page(items=items, total=int(total or 0), limit=limit, offset=offset)

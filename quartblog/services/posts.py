@@ -39,6 +39,7 @@ from ..markdown import plain_summary
 from ..models import Comment, CommentState, Post, PostStatus, Tag, User, favorites, follows, post_tags
 from ..types import utcnow
 from .text import check_text
+from .paging import Page
 from .errors import Errors, Message, N_, NotFound, PermissionDenied, ValidationFailed
 from .upsert import insert_missing
 from . import counts, search
@@ -110,27 +111,8 @@ class PostView:
 
 
 @dataclass
-class PostPage:
+class PostPage(Page):
     items: list[PostView]
-    total: int
-    limit: int
-    offset: int
-
-    @property
-    def page(self) -> int:
-        return self.offset // self.limit + 1 if self.limit else 1
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.limit)) if self.limit else 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.offset + self.limit < self.total
-
-    @property
-    def has_prev(self) -> bool:
-        return self.offset > 0
 
 
 DRAFT, SCHEDULED, PUBLISHED = "draft", "scheduled", "published"
