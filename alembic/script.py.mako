@@ -11,7 +11,7 @@ Create Date: ${create_date}
 # * data changes are written by hand, and the downgrade must work;
 # * a step that reads rows needs an offline branch for --sql (context.is_offline_mode(), see 0003);
 # * `quart --app quartblog db lint` must pass (docs/migrations.md): columns and indexes of existing
-#   tables through quartblog.alembic.online, data in a revision of its own, drops and renames
+#   tables through quartblog.migrations.online, data in a revision of its own, drops and renames
 #   only as a contract step; an operation that is safe anyway goes in `reviewed` with the reason.
 from typing import Sequence, Union
 

@@ -4,7 +4,7 @@
     nice -n 19 python -m bench.live_migration --db postgresql --posts 2000 --comments 10000
 
 For each database: a fresh database (dropped at the end unless --keep), migrated to the
-project's head and seeded (``quartblog.seed``), then the scenario of
+project's head and seeded (``quartblog.cli.seed``), then the scenario of
 ``tests/live_migration/scenario.py``: the old release serves (hypercorn, 2 workers)
 under a bounded load of site and API reads and writes; ``alembic upgrade`` runs the
 EXPAND revisions (a new column, its batched backfill, an index built online); the new

@@ -17,7 +17,7 @@ from bench.figures import (Endpoint, cookie_header, csrf_from_form, growth_pct, 
 from bench.stack import Server, log, workers_rss_kb
 
 SQL_HEADER = "X-SQL-Statements"
-PASSWORD = "password123"  # every seeded user's (quartblog.seed)
+PASSWORD = "password123"  # every seeded user's (quartblog.cli.seed)
 
 
 def probe(url: str, headers: dict[str, str]) -> tuple[int, int | None, str]:

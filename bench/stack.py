@@ -90,7 +90,7 @@ async def create_and_migrate(db: BenchDatabase, fresh: bool) -> None:
 
 async def seed(db: BenchDatabase, sizes: dict[str, int]) -> tuple[dict[str, int], float]:
     from quartblog.db import create_engine
-    from quartblog.seed import seed_database
+    from quartblog.cli.seed import seed_database
 
     engine, started = create_engine(db.url), time.perf_counter()
     try:

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Quart:
-    from .application import BlogApp
+    from .web.application import BlogApp
 
     app = BlogApp(__name__, instance_relative_config=True)
     settings = Settings.from_env().as_dict()
@@ -34,9 +34,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Quart:
     app.config["DEBUG"] = False if production else app.config.get("DEBUG", False)
     app.config["TESTING"] = app.config["ENV"] == "testing"
 
-    from . import api, cache, cli, db, errors, health, limits, media, routing, site, visits
+    from . import api, cli, db, site
+    from .web import cache, errors, health, limits, media, routing, startup, visits
 
     cache.init_app(app)
+    startup.init_app(app)  # the schema check, before the first request's other hooks
     db.init_app(app)
     visits.init_app(app)  # after db: its after_serving flush runs before the engine's dispose
     errors.init_app(app)
@@ -78,7 +80,7 @@ def _startup_failed(error: Exception) -> NoReturn:
     anything else keeps its traceback."""
     from .config import ConfigError
     from .db import DatabaseUnavailable
-    from .migrations import SchemaOutOfDate
+    from .migrations.startup import SchemaOutOfDate
 
     if isinstance(error, (ConfigError, DatabaseUnavailable, SchemaOutOfDate)):
         message = " ".join(str(error).split())

@@ -31,7 +31,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.schema import PrimaryKeyConstraint
 
-from .services.search import search_text
+from .text.search import search_text
 from .types import LongText, UTCDateTime, utcnow
 
 NAMING_CONVENTION = {
@@ -327,7 +327,7 @@ class SignIn(Base):
 class Upload(Base):
     """An image someone uploaded (a post's picture or their avatar), stored under
     ``name`` (content-addressed: the same bytes uploaded twice share one file) by
-    ``quartblog.media``'s storage.  The rows say whose files they are (the admin,
+    ``quartblog.web.media``'s storage.  The rows say whose files they are (the admin,
     deleting a person's files); a file is deleted with the last row naming it."""
 
     __tablename__ = "uploads"

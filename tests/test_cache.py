@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from quartblog.cache import MemoryCache, NullCache, RedisCache, create_cache
+from quartblog.web.cache import MemoryCache, NullCache, RedisCache, create_cache
 
 REDIS_URL = os.environ.get("QUARTBLOG_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from quartblog.media import get_storage
+from quartblog.web.media import get_storage
 from quartblog.models import Counter, Post, Role, Tag, TagCount
 from quartblog.services import admin, counts, posts
 from quartblog.services.posts import PostFilter

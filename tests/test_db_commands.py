@@ -55,8 +55,8 @@ def database(backend, tmp_path):
 def scripts(tmp_path, monkeypatch):
     """A copy of the migration scripts, where ``migrate``/``revision`` may write."""
     copy = tmp_path / "alembic"
-    shutil.copytree(migrations.SCRIPT_LOCATION, copy, ignore=shutil.ignore_patterns("__pycache__"))
-    monkeypatch.setattr(migrations, "SCRIPT_LOCATION", copy)
+    shutil.copytree(migrations.config.SCRIPT_LOCATION, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(migrations.config, "SCRIPT_LOCATION", copy)
     return copy
 
 

@@ -19,7 +19,7 @@ import pytest
 
 from quartblog.db import create_engine
 from quartblog.migrations import upgrade
-from quartblog.seed import seed_database
+from quartblog.cli.seed import seed_database
 
 from .conftest import fresh_database, make_config
 from .live_migration.scenario import deploy_under_load

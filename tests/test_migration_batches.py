@@ -2,9 +2,9 @@
 
 On the test-only ``demo`` revisions (tests/demo_revisions): ``demo_001`` adds
 ``posts.reading_minutes`` and ``posts.backfill_runs``, ``demo_002`` fills the first in
-batches (``quartblog/alembic/batches.py``) and adds 1 to the second in the same UPDATE,
+batches (``quartblog/migrations/batches.py``) and adds 1 to the second in the same UPDATE,
 ``demo_003`` is a schema change whose second operation fails while ``DEMO_FAIL=1``
-(``quartblog/alembic/rerunnable.py``).  Each test gets a fresh database with a few
+(``quartblog/migrations/rerunnable.py``).  Each test gets a fresh database with a few
 hundred posts; the ``alembic`` command runs as a person would run it (a subprocess),
 and is killed with SIGKILL half-way through a run.
 """
@@ -268,7 +268,7 @@ async def test_computed_values_of_every_kind_arrive_intact(backend, tmp_path):
     import sqlalchemy as sa
     from alembic.operations import Operations
 
-    from quartblog.alembic.batches import update_in_batches
+    from quartblog.migrations.batches import update_in_batches
 
     metadata = sa.MetaData()
     things = sa.Table("batch_things", metadata, sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),

@@ -1,4 +1,4 @@
-"""Online DDL helpers (quartblog/alembic/online.py): what each database is asked for.
+"""Online DDL helpers (quartblog/migrations/online.py): what each database is asked for.
 
 A revision on top of head uses the helpers; the test runs it with Alembic, as a deploy
 does, and reads the statements the database received.  MariaDB must name its algorithm

@@ -22,11 +22,12 @@ def readme_section_blocks() -> list[tuple[str, str]]:
 
 
 def project_copy(tmp_path: Path) -> Path:
-    """The package and alembic.ini in a folder of their own, imported instead of the
+    """The package, alembic/ and alembic.ini in a folder of their own, imported instead of the
     repository's (PYTHONPATH): migrations written there stay there."""
     root = tmp_path / "project"
     shutil.copytree(PROJECT_ROOT / "quartblog", root / "quartblog",
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    shutil.copytree(PROJECT_ROOT / "alembic", root / "alembic", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     shutil.copy(PROJECT_ROOT / "alembic.ini", root / "alembic.ini")
     return root
 
@@ -60,7 +61,7 @@ async def test_readme_migration_workflow(backend, tmp_path, form):
         with (root / "quartblog" / "models.py").open("a") as models:
             models.write("\n\n" + model)
         output = run_block(alembic_loop if form == "alembic" else quart_loop, root, url)
-        written = list((root / "quartblog" / "alembic" / "versions").glob("*_add_bookmarks.py"))
+        written = list((root / "alembic" / "versions").glob("*_add_bookmarks.py"))
         assert len(written) == 1
         migration = written[0].read_text()
         assert 'op.create_table(\n        "bookmarks"' in migration or "op.create_table('bookmarks'" in migration

@@ -135,7 +135,7 @@ async def test_every_visit_of_a_cached_post_page_is_counted(client, db_session, 
 async def test_responses_that_set_a_cookie_are_not_stored(app):
     from quart import Response
 
-    from quartblog.response_cache import cache_response
+    from quartblog.web.response_cache import cache_response
 
     @app.get("/_probe/cookie")
     @cache_response

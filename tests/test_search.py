@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from quartblog.services import posts
-from quartblog.services.search import query_terms, search_text
+from quartblog.text.search import query_terms, search_text
 
 from .factories import make_post, make_user
 from .test_migrations import NOW, alembic, engine, execute, scalar  # noqa: F401 (engine: a fixture)

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from quartblog.db import get_session
 from quartblog.models import Tag
-from quartblog.unit_of_work import is_retryable
+from quartblog.web.unit_of_work import is_retryable
 
 
 class DriverError(Exception):

@@ -12,7 +12,7 @@ from .api.conftest import register, write_article
 
 @pytest.mark.parametrize("app_config", [{"CACHE_ENABLED": True, "VIEW_COUNT_FLUSH_SECONDS": 3600}])
 async def test_buffered_visits_reach_the_database_when_flushed(app, client, db_session, count_statements):
-    from quartblog.visits import get_visit_counter
+    from quartblog.web.visits import get_visit_counter
 
     alice = await register(client, "alice")
     article = await write_article(client, alice, "Busy")

@@ -13,7 +13,7 @@ shows tags by name, as before.  Downgrading keeps the ``pg_trgm`` extension (oth
 objects may use it).
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-11-25 13:10:00
 
 """
@@ -26,7 +26,7 @@ from alembic import context, op
 from sqlalchemy.dialects import mysql
 
 revision: str = "0010"
-down_revision: Union[str, Sequence[str], None] = "0008"
+down_revision: Union[str, Sequence[str], None] = "0009"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
@@ -42,7 +42,7 @@ post_tags = sa.table("post_tags", sa.column("post_id", sa.Integer()), sa.column(
                      sa.column("position", sa.Integer()))
 tags = sa.table("tags", sa.column("id", sa.Integer()), sa.column("name", sa.String()))
 
-# --- frozen copy of quartblog.services.search.search_text (a migration must do the
+# --- frozen copy of quartblog.text.search.search_text (a migration must do the
 # same thing in a year as it does today) ---------------------------------------------
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0003134f"
 _TOKENS = re.compile(rf"([{_CJK}]+)|([^\W_{_CJK}]+)")

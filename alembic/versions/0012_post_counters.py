@@ -9,7 +9,7 @@ only adds them (additive: the running release ignores them); 0013 fills them.
   writers lock its rows last, apart from the tag rows; see services/counts.py).
 
 Revision ID: 0012
-Revises: 0009
+Revises: 0011
 Create Date: 2026-11-25 15:30:00
 
 """
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0012"
-down_revision: Union[str, Sequence[str], None] = "0009"
+down_revision: Union[str, Sequence[str], None] = "0011"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

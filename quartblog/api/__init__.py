@@ -3,9 +3,9 @@
 An article in the API is a post on the site. Views validate input with
 quart-schema models (``schemas``), call the services with the request's session
 and return response models; errors are translated in ``errors`` and
-``quartblog.errors``. Modules: ``users``, ``profiles``, ``articles``,
+``quartblog.web.errors``. Modules: ``users``, ``profiles``, ``articles``,
 ``comments``, ``tags``, ``uploads`` (routes), ``auth`` (JWT), ``schemas``, ``errors``,
-``openapi``, ``jsonprovider`` (rate limits on log-in and registration: ``quartblog.limits``).
+``openapi``, ``jsonprovider`` (rate limits on log-in and registration: ``quartblog.web.limits``).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from __future__ import annotations
 from quart_schema import document_response, validate_querystring, validate_request, validate_response
 
 from ..db import get_session
-from ..media import get_storage
+from ..web.media import get_storage
 from ..models import User
 from ..services import admin, users
 from . import blueprint

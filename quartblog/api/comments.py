@@ -5,7 +5,7 @@ from __future__ import annotations
 from quart_schema import document_response, validate_request, validate_response
 
 from ..db import get_session
-from ..response_cache import cache_response
+from ..web.response_cache import cache_response
 from ..models import User
 from ..services import comments, moderation
 from . import blueprint

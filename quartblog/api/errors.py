@@ -1,4 +1,4 @@
-"""Errors specific to the API; service errors (404/403/422) are mapped in ``quartblog.errors``.
+"""Errors specific to the API; service errors (404/403/422) are mapped in ``quartblog.web.errors``.
 
 * invalid input found by quart-schema (a body or query string that does not fit
   its model) and malformed JSON or UTF-8: 422 ``{"errors": {"<field>": ["<message>"]}}``;
@@ -13,7 +13,7 @@ from quart_schema import RequestSchemaValidationError
 from quart_schema.validation import QuerystringValidationError
 from werkzeug.exceptions import BadRequest, Unauthorized
 
-from ..errors import error_response
+from ..web.errors import error_response
 
 # pydantic error types -> the messages the services use for the same problems
 MESSAGES = {

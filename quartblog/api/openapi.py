@@ -15,7 +15,7 @@ from quart_schema import QuartSchema
 from quart_schema.openapi import OpenAPIProvider
 from werkzeug.routing import Rule
 
-from ..routing import ID_MAX, IdConverter
+from ..web.routing import ID_MAX, IdConverter
 from .schemas import ErrorsResponse
 
 OPENAPI_PATH = "/api/openapi.json"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from quart_schema import validate_response
 
 from ..db import get_session
-from ..response_cache import cache_response
+from ..web.response_cache import cache_response
 from ..services import tags
 from . import blueprint
 from .schemas import TagsResponse

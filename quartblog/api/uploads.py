@@ -17,9 +17,9 @@ from quart_schema import DataSource, RequestSchemaValidationError, document_resp
     validate_response
 
 from ..db import get_session
-from ..errors import error_response
-from ..limits import upload_rate_limit
-from ..media import get_storage, limit_upload_body
+from ..web.errors import error_response
+from ..web.limits import upload_rate_limit
+from ..web.media import get_storage, limit_upload_body
 from ..models import User
 from ..services import uploads
 from ..services.errors import N_, PermissionDenied

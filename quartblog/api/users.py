@@ -10,7 +10,7 @@ from ..models import User
 from ..services import users
 from . import blueprint
 from .auth import InvalidCredentials, create_token, token_required
-from ..limits import auth_rate_limit
+from ..web.limits import auth_rate_limit
 from .schemas import ErrorsResponse, LoginUserRequest, NewUserRequest, UpdateUserRequest, UserResponse
 
 

@@ -17,8 +17,8 @@ from alembic import command
 from alembic.util import CommandError
 from quart import Quart
 
-from .db import get_db
-from .migrations import alembic_config
+from ..db import get_db
+from ..migrations import alembic_config
 
 
 class _StderrHandler(logging.StreamHandler):
@@ -114,7 +114,7 @@ def init_app(app: Quart) -> None:
         run("current", verbose=verbose)
 
     def lint_or_fail(show_all: bool = False) -> int:
-        from .alembic import lint
+        from ..alembic import lint
 
         try:
             findings = lint.lint_scripts()

@@ -15,10 +15,10 @@ from sqlalchemy import Table, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from tqdm import tqdm
 
-from .models import Comment, Post, PostStatus, Role, Tag, User, favorites, follows, post_tags
-from .services.counts import recount
-from .services.users import hash_password
-from .types import utcnow
+from ..models import Comment, Post, PostStatus, Role, Tag, User, favorites, follows, post_tags
+from ..services.counts import recount
+from ..services.users import hash_password
+from ..types import utcnow
 
 WORDS = (
     "async await quart python blog engine database index query migration schema "

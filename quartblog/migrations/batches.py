@@ -24,7 +24,7 @@ Two ways to say what a batch writes:
 
 SQL (the database computes the value; one UPDATE per batch)::
 
-    from quartblog.alembic.batches import update_in_batches
+    from quartblog.migrations.batches import update_in_batches
 
     posts = sa.table("posts", sa.column("id", sa.Integer), sa.column("body", sa.Text),
                      sa.column("reading_minutes", sa.Integer))

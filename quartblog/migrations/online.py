@@ -3,7 +3,7 @@
 Use these instead of ``op.add_column`` / ``op.create_index`` / ``op.drop_index`` /
 ``op.drop_column`` on a table that already holds rows (docs/migrations.md, "Online DDL")::
 
-    from quartblog.alembic import online
+    from quartblog.migrations import online
 
     def upgrade() -> None:
         online.add_column("tags", sa.Column("post_count", sa.Integer(), server_default="0", nullable=False))
@@ -28,7 +28,7 @@ What each database is asked for:
 * **SQLite**: the plain statement (one writer, no online DDL to ask for).
 
 Each helper is an Alembic operation of its own (a subclass of the plain one), so the
-migration linter (``quartblog/alembic/lint.py``) tells them apart, and ``--sql`` renders them.
+migration linter (``quartblog/migrations/lint.py``) tells them apart, and ``--sql`` renders them.
 """
 
 from __future__ import annotations
@@ -264,7 +264,7 @@ def _register_renderers() -> None:
     def renderer(online_class, plain_class, name):
         @renderers.dispatch_for(online_class)
         def render(autogen_context, operation) -> str:
-            autogen_context.imports.add("from quartblog.alembic import online")
+            autogen_context.imports.add("from quartblog.migrations import online")
             plain = plain_class.__new__(plain_class)
             plain.__dict__.update({k: v for k, v in operation.__dict__.items() if k not in ("algorithm", "lock")})
             text = renderers.dispatch(plain)(autogen_context, plain)

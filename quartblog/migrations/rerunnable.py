@@ -15,7 +15,7 @@ The operations below look before they act (the database's catalog, through SQLAl
 inspector, on every backend), so a revision written with them completes when it is run
 again, whatever point the failed run reached::
 
-    from quartblog.alembic import rerunnable
+    from quartblog.migrations import rerunnable
 
     def upgrade():
         rerunnable.add_column("posts", sa.Column("summary", sa.Text(), nullable=True))

@@ -1,13 +1,5 @@
-"""Alembic from inside the app: the start-up check and the locked auto-upgrade.
-
-The migration scripts are part of the package, in ``quartblog/alembic/``
-(``env.py``, ``script.py.mako``, ``versions/``), so a wheel carries them: the
-repository's ``alembic.ini`` points there, and ``alembic_config()`` builds the same
-configuration without any file (``quart --app quartblog db ...``, the start-up
-check).  ``env.py`` runs on a connection handed to it in
-``config.attributes["connection"]`` when there is one, which is how the app (and
-the tests) run migrations on their own async engine.
-"""
+"""The app's side of the migrations: the start-up revision check and the locked
+auto-upgrade (QUARTBLOG_AUTO_MIGRATE=1, safe with many workers starting together)."""
 
 from __future__ import annotations
 
@@ -15,114 +7,38 @@ import asyncio
 import fcntl
 import functools
 import logging
-import re
-import sys
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, AsyncIterator
 
 from alembic import command
-from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from .db import DatabaseUnavailable, create_engine, is_unavailable, masked
+from ..db import DatabaseUnavailable, create_engine, is_unavailable, masked
+from .config import alembic_config
 
 if TYPE_CHECKING:
     from quart import Quart
 
-    from .db import Database
+    from ..db import Database
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("quartblog.migrations")
 
-PACKAGE_DIR = Path(__file__).resolve().parent
-SCRIPT_LOCATION = PACKAGE_DIR / "alembic"
-# The repository (alembic.ini, instance/) when running from a checkout.
-PROJECT_ROOT = PACKAGE_DIR.parent
-ALEMBIC_INI = PROJECT_ROOT / "alembic.ini"
-FILE_TEMPLATE = "%%(rev)s_%%(slug)s"
 LOCK_NAME = "quartblog_migrate"
 LOCK_TIMEOUT_SECONDS = 300
-
-
-def include_object_for(dialect_name: str):
-    """Autogenerate's filter (env.py, the tests): the search indexes exist only on their
-    databases (FULLTEXT on MySQL/MariaDB, trigram on PostgreSQL), so elsewhere they are
-    not reported as missing."""
-    from .models import FULLTEXT_DIALECTS, FULLTEXT_INDEX, TRIGRAM_DIALECTS, TRIGRAM_INDEX
-
-    only_on = {FULLTEXT_INDEX: FULLTEXT_DIALECTS, TRIGRAM_INDEX: TRIGRAM_DIALECTS}
-
-    def include_object(obj, name, type_, reflected, compare_to) -> bool:
-        return not (type_ == "index" and name in only_on and dialect_name not in only_on[name])
-
-    return include_object
-
-
-_BOOLEAN_LITERALS = {"0": False, "false": False, "1": True, "true": True}
-
-
-def compare_server_default(context, inspected_column, metadata_column, inspected_default,
-                           metadata_default, rendered_metadata_default):
-    """Autogenerate's server-default comparison (env.py), with one spelling fixed: a
-    boolean default (``sql_false()``) is reflected as ``0`` by MySQL/MariaDB, which stores
-    BOOL as TINYINT(1), and as ``false`` elsewhere; the same value is not a difference.
-    Anything else: ``None``, Alembic's own comparison."""
-    from sqlalchemy import Boolean
-
-    if inspected_default and rendered_metadata_default and \
-            _is_now(inspected_default) and _is_now(rendered_metadata_default):
-        return False  # CURRENT_TIMESTAMP, reflected by MariaDB as current_timestamp(6) on DATETIME(6)
-    if isinstance(metadata_column.type, Boolean) and inspected_default and rendered_metadata_default:
-        reflected = _BOOLEAN_LITERALS.get(inspected_default.strip("'\"").lower())
-        wanted = _BOOLEAN_LITERALS.get(rendered_metadata_default.strip("'\"").lower())
-        if reflected is not None and wanted is not None:
-            return reflected != wanted
-    return None
-
-
-_NOW = re.compile(r"(current_timestamp|now|localtimestamp)(\(\d*\))?")
-
-
-def _is_now(default: str) -> bool:
-    """Is this server default the current time, however the database spells it?"""
-    return _NOW.fullmatch(default.strip().strip("'\"").strip().lower()) is not None
 
 
 class SchemaOutOfDate(RuntimeError):
     """The database is behind the newest migration."""
 
 
-def alembic_config(url: str | None = None, stdout: IO[str] | None = None) -> Config:
-    """Alembic's configuration for the migrations shipped in the package (no
-    alembic.ini needed).  ``url`` (the app's database) wins over everything in env.py."""
-    cfg = Config(stdout=stdout or sys.stdout)
-    cfg.set_main_option("script_location", str(SCRIPT_LOCATION))
-    cfg.set_main_option("file_template", FILE_TEMPLATE)
-    cfg.set_main_option("path_separator", "os")
-    if url is not None:
-        cfg.attributes["database_url"] = str(url)
-    return cfg
-
-
 @functools.cache
 def _heads() -> frozenset[str]:
     return frozenset(ScriptDirectory.from_config(alembic_config()).get_heads())
-
-
-def default_instance_path() -> Path:
-    """The instance folder Quart gives the app (``instance/`` beside a checkout,
-    ``<prefix>/var/quartblog-instance`` for an installed package), found without
-    building the app."""
-    from flask.sansio.scaffold import find_package  # what Quart itself uses
-
-    prefix, package_path = find_package(__package__ or "quartblog")
-    if prefix is None:
-        return Path(package_path) / "instance"
-    return Path(prefix) / "var" / f"{__package__ or 'quartblog'}-instance"
 
 
 def head_revisions() -> set[str]:

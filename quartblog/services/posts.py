@@ -35,14 +35,15 @@ from sqlalchemy.dialects.mysql import match as mysql_match
 from sqlalchemy.sql import Select
 
 from ..db import read_rows
-from ..markdown import plain_summary
+from ..text.markdown import plain_summary
 from ..models import Comment, CommentState, Post, PostStatus, Tag, User, favorites, follows, post_tags
 from ..types import utcnow
 from .text import check_text
 from .paging import Page
 from .errors import Errors, Message, N_, NotFound, PermissionDenied, ValidationFailed
 from .upsert import insert_missing
-from . import counts, search
+from . import counts
+from ..text import search
 from .tags import get_or_create_tags, normalize_tag, normalize_tags
 from .users import following_expr
 

@@ -6,8 +6,8 @@ from quart import current_app, flash, redirect, render_template, request, sessio
 from quart_auth import logout_user
 
 from ..db import get_session
-from ..limits import auth_rate_limit
-from ..media import get_storage
+from ..web.limits import auth_rate_limit
+from ..web.media import get_storage
 from ..services import admin, users
 from ..services.errors import N_, ValidationFailed
 from . import blueprint

@@ -9,7 +9,7 @@ from __future__ import annotations
 from quart import flash, redirect, render_template, request, url_for
 
 from ..db import get_session
-from ..media import get_storage
+from ..web.media import get_storage
 from ..models import Role
 from ..services import admin, audit, comments, moderation, settings, users
 from ..services.errors import N_, PermissionDenied, ValidationFailed

@@ -17,15 +17,14 @@ count, from ``POST /preview`` (the server's sanitizing Markdown renderer).
 
 from __future__ import annotations
 
-import html
-import re
 import zoneinfo
 from datetime import datetime, timezone
 
 from quart import flash, jsonify, redirect, render_template, request, url_for
 
 from ..db import get_session
-from ..markdown import render_markdown
+from ..text.markdown import render_markdown
+from ..text.words import word_count
 from ..services import posts
 from ..services.errors import N_, PermissionDenied, ValidationFailed
 from . import blueprint
@@ -47,21 +46,6 @@ ACTIONS = {
     "schedule": ("scheduled", True),
     "save": (None, False),
 }
-
-# Characters that count one word each (Chinese, Japanese kana, Korean syllables).
-_CJK_CHAR = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
-                       r"\U00020000-\U0002fa1f]")
-_TAG = re.compile(r"<[^>]*>")
-_WORD = re.compile(r"\w")
-
-
-def word_count(html_text: str) -> int:
-    """Words a reader sees in rendered (sanitized) HTML: each CJK character counts one,
-    other words are runs between spaces with at least one letter or digit."""
-    text = html.unescape(_TAG.sub(" ", html_text))
-    cjk = len(_CJK_CHAR.findall(text))
-    return cjk + sum(1 for token in _CJK_CHAR.sub(" ", text).split() if _WORD.search(token))
-
 
 @blueprint.app_template_filter("word_count")
 def word_count_filter(markdown_source: str | None) -> int:

@@ -10,11 +10,11 @@ from __future__ import annotations
 from quart import abort, current_app, render_template, request, url_for
 
 from ..db import get_session
-from ..markdown import render_markdown
+from ..text.markdown import render_markdown
 from ..services import posts, users
 from ..services.posts import PostFilter, PostView
 from ..types import utcnow
-from ..response_cache import cache_response
+from ..web.response_cache import cache_response
 from . import blueprint
 from .i18n import gettext as _
 

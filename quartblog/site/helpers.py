@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 from markupsafe import Markup
 from quart import current_app, g, has_request_context, render_template, request, url_for
 
-from ..markdown import render_markdown
+from ..text.markdown import render_markdown
 from ..services.errors import ValidationFailed
 from . import blueprint
 

@@ -11,8 +11,8 @@ from urllib.parse import urljoin
 from quart import current_app, render_template, request, url_for
 
 from ..db import get_session
-from ..markdown import render_markdown
-from ..response_cache import cache_response
+from ..text.markdown import render_markdown
+from ..web.response_cache import cache_response
 from ..services.posts import PostView
 from ..services.sitemap import sitemap_entries
 from . import blueprint

@@ -9,7 +9,7 @@
   settings page again with the message at the field.
 
 Both are rate-limited (``UPLOAD_RATE_LIMIT_PER_MINUTE``) and refuse bodies over
-``UPLOAD_MAX_BYTES`` before reading them (``quartblog.media.limit_upload_body``).
+``UPLOAD_MAX_BYTES`` before reading them (``quartblog.web.media.limit_upload_body``).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from __future__ import annotations
 from quart import current_app, flash, redirect, render_template, request, url_for
 
 from ..db import get_session
-from ..limits import upload_rate_limit
-from ..media import get_storage, limit_upload_body
+from ..web.limits import upload_rate_limit
+from ..web.media import get_storage, limit_upload_body
 from ..services import uploads
 from ..services.errors import ValidationFailed
 from . import blueprint

@@ -11,10 +11,10 @@ from typing import Any
 from quart import abort, current_app, render_template, request, send_from_directory
 
 from ..db import get_session
-from ..response_cache import cache_response
+from ..web.response_cache import cache_response
 from ..services import comments, posts, users
 from ..services.sidebar import load_sidebar
-from ..visits import record_visit
+from ..web.visits import record_visit
 from ..services.posts import PostFilter, PostPage
 from . import blueprint
 from .helpers import page_window

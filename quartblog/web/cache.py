@@ -10,7 +10,7 @@ Rules that keep it correct:
 * Writes invalidate by namespace: a *namespace* whose generation is bumped makes
   every key under it unreachable at once.
 * What is cached, and why nobody sees stale data after their own write, is the
-  business of its user: ``quartblog.response_cache``.
+  business of its user: ``quartblog.web.response_cache``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any, Callable
 import orjson
 from quart import Quart, current_app
 
-EXTENSION_KEY = "quartblog.cache"
+EXTENSION_KEY = "quartblog.web.cache"
 
 
 class BaseCache:

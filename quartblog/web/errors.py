@@ -13,8 +13,8 @@ from quart import Quart, abort, render_template, request
 from quart_rate_limiter import RateLimitExceeded
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from .db import RETRY_AFTER_SECONDS, get_db
-from .services.errors import NotFound, PermissionDenied, ValidationFailed
+from ..db import RETRY_AFTER_SECONDS, get_db
+from ..services.errors import NotFound, PermissionDenied, ValidationFailed
 
 log = logging.getLogger(__name__)
 

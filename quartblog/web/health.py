@@ -12,7 +12,7 @@ import asyncio
 from quart import Blueprint
 from sqlalchemy import text
 
-from .db import RETRY_AFTER_SECONDS, SchemaNotReady, get_db
+from ..db import RETRY_AFTER_SECONDS, SchemaNotReady, get_db
 from .errors import UNAVAILABLE_MESSAGE
 
 blueprint = Blueprint("health", __name__)

@@ -37,7 +37,7 @@ CONTENT_TYPES = {"jpg": "image/jpeg", "png": "image/png", "gif": "image/gif", "w
 IMMUTABLE = "public, max-age=31536000, immutable"
 # The multipart framing, the CSRF token and the part's headers around the file itself.
 MULTIPART_OVERHEAD = 64 * 1024
-EXTENSION = "quartblog.media"
+EXTENSION = "quartblog.web.media"
 
 blueprint = Blueprint("media", __name__)
 

@@ -1,7 +1,7 @@
 """Whole GET responses cached for anonymous visitors.
 
 ``@cache_response`` on a GET view stores its 200 response in the ``content``
-namespace of the app's cache (``quartblog.cache``).  The rules:
+namespace of the app's cache (``quartblog.web.cache``).  The rules:
 
 * Only anonymous requests share copies: no ``Authorization`` header and no sign-in
   or session cookie (flash messages live in the session).  Signed-in visitors and
@@ -41,7 +41,7 @@ def is_anonymous() -> bool:
 
 
 def cache_key() -> str:
-    from .site.i18n import get_locale  # pages are rendered in the visitor's language
+    from ..site.i18n import get_locale  # pages are rendered in the visitor's language
 
     return f"{get_locale()}:{request.scheme}://{request.host}{request.full_path}"
 

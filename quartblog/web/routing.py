@@ -22,7 +22,7 @@ from hypercorn.middleware import ProxyFixMiddleware
 from quart import Quart
 from werkzeug.routing import BaseConverter, IntegerConverter, Map, MapAdapter
 
-from .services.posts import RESERVED_SLUGS
+from ..services.posts import RESERVED_SLUGS
 
 ID_MAX = 2**31 - 1
 

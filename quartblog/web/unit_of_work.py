@@ -27,9 +27,11 @@ from typing import Any
 from quart import Response, g
 from quart.globals import request_ctx
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 from werkzeug.exceptions import ServiceUnavailable
 
-from . import db
+from .. import db
+from . import response_cache
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +92,7 @@ class UnitOfWorkMixin:
         for attempt in range(1, attempts + 1):
             try:
                 response = await super().full_dispatch_request(request_context)  # type: ignore[misc]
-                await db.finish_request(response)
+                await finish_request(response)
                 return response
             except Exception as exc:
                 if not is_retryable(exc):
@@ -127,3 +129,25 @@ class UnitOfWorkMixin:
 def _short(exc: BaseException) -> str:
     orig = getattr(exc, "orig", None)
     return f"{type(orig or exc).__name__}: {str(orig or exc).splitlines()[0][:200]}"
+
+
+async def finish_request(response: Response) -> None:
+    """Commit the request's work (rolled back for an error response), then tell the
+    cache what changed, and report the statement count.  A request that wrote
+    nothing has nothing to commit: closing its session ends the transaction (one
+    ROLLBACK), where a COMMIT would cost a round trip more (the pool rolls back every
+    connection it gets back that was not closed inside a transaction)."""
+    session: AsyncSession | None = g.get("db_session")
+    if session is not None:
+        if response.status_code < 400:
+            await session.flush()  # ORM changes not flushed yet are writes too
+            if session.sync_session.info.get("wrote"):
+                await session.commit()
+                await db.run_after_commit(session)
+                if db.changed_content(session):
+                    await response_cache.content_changed()
+        else:
+            await session.rollback()
+    count = db.statement_count()
+    if count is not None:
+        response.headers[db.SQL_COUNT_HEADER] = str(count)

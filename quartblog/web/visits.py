@@ -18,12 +18,12 @@ from collections import Counter
 from quart import Quart, current_app
 from sqlalchemy import bindparam, update
 
-from .db import get_db, get_session
-from .models import Post
-from .services import posts
+from ..db import get_db, get_session
+from ..models import Post
+from ..services import posts
 
 log = logging.getLogger(__name__)
-EXTENSION_KEY = "quartblog.visits"
+EXTENSION_KEY = "quartblog.web.visits"
 
 _ADD_VISITS = (
     update(Post.__table__)

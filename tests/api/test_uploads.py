@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from quartblog import db
-from quartblog.media import get_storage
+from quartblog.web.media import get_storage
 from quartblog.models import Role, Upload
 from quartblog.services import uploads
 from tests import images

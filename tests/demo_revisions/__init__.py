@@ -7,7 +7,7 @@ from pathlib import Path
 
 from alembic.config import Config
 
-from quartblog.migrations import SCRIPT_LOCATION, alembic_config
+from quartblog.migrations.config import SCRIPT_LOCATION, alembic_config
 
 DEMO_VERSIONS = Path(__file__).resolve().parent / "versions"
 DEMO_HEAD = "demo@head"
@@ -23,10 +23,10 @@ def demo_config(url: str | None = None, **kwargs) -> Config:
 def write_demo_ini(path: Path, url: str) -> Path:
     """An alembic.ini for the ``alembic`` command with the demo branch (for a subprocess):
     the repository's, with absolute paths and the demo versions added."""
-    from quartblog.migrations import ALEMBIC_INI
+    from quartblog.migrations import PROJECT_ROOT
 
-    text = ALEMBIC_INI.read_text().replace(
-        "script_location = %(here)s/quartblog/alembic",
+    text = (PROJECT_ROOT / "alembic.ini").read_text().replace(
+        "script_location = %(here)s/alembic",
         f"script_location = {SCRIPT_LOCATION}\n"
         f"version_locations = {SCRIPT_LOCATION / 'versions'}{os.pathsep}{DEMO_VERSIONS}\n"
         f"sqlalchemy.url = {url}")

@@ -1,5 +1,5 @@
 """Online schema changes for migrations that run while the blog serves: minimal local
-versions of the shared helpers (issue 12: ``quartblog/alembic/online.py`` and
+versions of the shared helpers (issue 12: ``quartblog/migrations/online.py`` and
 ``batches.py`` on the ``mig12``/``batch12`` branches), so that this test stands alone.
 
 Every function takes the migration's ``op`` and runs its statements outside the

@@ -44,7 +44,7 @@ from .revisions import ALEMBIC_INI, CONTRACT, EXPAND, LEGACY
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 WORKERS = 2
-PASSWORD = "password123"  # quartblog.seed's demo users
+PASSWORD = "password123"  # quartblog.cli.seed's demo users
 READY_TIMEOUT = 120.0
 RESENDS = 2
 GRACEFUL_TIMEOUT = 30  # seconds a stopping release gives its in-flight requests

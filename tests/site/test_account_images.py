@@ -115,7 +115,7 @@ async def test_a_deletion_refused_after_the_images_were_deleted_keeps_every_file
 
 async def test_files_go_only_when_the_services_caller_commits(ada_images, app, media_dir, db_session):
     from quartblog import db
-    from quartblog.media import get_storage
+    from quartblog.web.media import get_storage
 
     files = stored_files(media_dir)
     root = await db_session.scalar(select(User).where(User.username == "root"))

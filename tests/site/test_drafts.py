@@ -225,7 +225,7 @@ async def test_a_scheduled_post_appears_when_its_time_has_passed_without_anythin
 
 @pytest.mark.parametrize("app_config", [{"CACHE_ENABLED": True, "CACHE_TTL_SECONDS": 60}])
 async def test_a_cached_page_hides_a_scheduled_post_at_most_for_the_cache_ttl(app, as_user, people, db_session):
-    from quartblog.cache import get_cache
+    from quartblog.web.cache import get_cache
 
     cache = get_cache(app)
     now = [1000.0]

@@ -10,7 +10,7 @@ Create Date: 2026-11-25 15:40:00
 """
 import sqlalchemy as sa
 
-from quartblog.alembic import rerunnable
+from quartblog.migrations import rerunnable
 
 revision = "demo_001"
 down_revision = None

@@ -14,7 +14,7 @@ import sys
 
 import sqlalchemy as sa
 
-from quartblog.alembic.batches import update_in_batches
+from quartblog.migrations.batches import update_in_batches
 
 revision = "demo_002"
 down_revision = "demo_001"

@@ -14,7 +14,7 @@ import os
 import sqlalchemy as sa
 from alembic import op
 
-from quartblog.alembic import rerunnable
+from quartblog.migrations import rerunnable
 
 revision = "demo_003"
 down_revision = "demo_002"

@@ -31,9 +31,9 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-# Han (with extension A and the compatibility block), kana, Hangul, Han extensions B+.
-_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0003134f"
-_TOKENS = re.compile(rf"([{_CJK}]+)|([^\W_{_CJK}]+)")
+from .cjk import CJK
+
+_TOKENS = re.compile(rf"([{CJK}]+)|([^\W_{CJK}]+)")
 PAD = "_"
 TOKEN_MAX = 60        # InnoDB does not index words longer than 84 characters
 TERMS_MAX = 8         # terms of a query that count

@@ -11,8 +11,8 @@
 Downgrading keeps every post, drafts and scheduled ones included: the older schema
 cannot hide a post, so they become visible (created time unchanged).
 
-Revision ID: 0008
-Revises: 0011
+Revision ID: 0009 (shipped as 0008 until the renumbering: quartblog/migrations/renumbered.py)
+Revises: 0008
 Create Date: 2026-11-25 13:10:00
 
 """
@@ -23,8 +23,8 @@ from alembic import op
 
 import quartblog.types
 
-revision: str = "0008"
-down_revision: Union[str, Sequence[str], None] = "0011"
+revision: str = "0009"
+down_revision: Union[str, Sequence[str], None] = "0008"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

@@ -1,6 +1,6 @@
 """Uploaded images (post pictures, avatars): who uploaded which stored file.
 
-Revision ID: 0011
+Revision ID: 0008 (shipped as 0011 until the renumbering: quartblog/migrations/renumbered.py)
 Revises: 0007
 Create Date: 2026-11-25 13:10:00
 
@@ -12,7 +12,7 @@ from alembic import op
 
 import quartblog.types
 
-revision: str = "0011"
+revision: str = "0008"
 down_revision: Union[str, Sequence[str], None] = "0007"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None

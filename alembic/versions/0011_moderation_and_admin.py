@@ -11,7 +11,7 @@
 Downgrading drops them: hidden and held comments become shown again, disabled
 accounts can sign in again, the settings and the audit log are lost.
 
-Revision ID: 0009
+Revision ID: 0011 (shipped as 0009 until the renumbering: quartblog/migrations/renumbered.py)
 Revises: 0010
 Create Date: 2026-11-25 13:05:00
 
@@ -23,7 +23,7 @@ from alembic import op
 
 import quartblog.types
 
-revision: str = "0009"
+revision: str = "0011"
 down_revision: Union[str, Sequence[str], None] = "0010"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
