@@ -32,7 +32,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.schema import PrimaryKeyConstraint
 
 from .text.search import search_text
-from .types import LongText, UTCDateTime, utcnow
+from .types import MYSQL_DIALECTS, LongText, UTCDateTime, utcnow
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_N_label)s",
@@ -66,7 +66,7 @@ MYSQL_TABLE_ARGS = {
 # Search (services/search.py): posts.search_text, indexed by FULLTEXT on MySQL/MariaDB
 # and by trigrams (pg_trgm, GIN) on PostgreSQL; SQLite reads the column.
 FULLTEXT_INDEX = "ix_posts_search_text"
-FULLTEXT_DIALECTS = ("mysql", "mariadb")
+FULLTEXT_DIALECTS = MYSQL_DIALECTS
 TRIGRAM_INDEX = "ix_posts_search_text_trgm"
 TRIGRAM_DIALECTS = ("postgresql",)
 # Compared byte for byte on MySQL/MariaDB (the app folds case), as elsewhere.
@@ -267,9 +267,6 @@ class Post(Base):
     )
 
     @property
-    def tag_names(self) -> list[str]:
-        return [tag.name for tag in self.tags]
-
     def __repr__(self) -> str:
         return f"<Post {self.id} {self.slug!r}>"
 

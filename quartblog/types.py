@@ -8,6 +8,11 @@ from sqlalchemy import DateTime, Text
 from sqlalchemy.dialects import mysql
 from sqlalchemy.types import TypeDecorator
 
+# The dialect names of MySQL and MariaDB (SQLAlchemy names MariaDB "mariadb" when it knows).
+MYSQL_DIALECTS = ("mysql", "mariadb")
+# The largest id: ids are 32-bit signed integers on every backend (INTEGER, SERIAL).
+ID_MAX = 2**31 - 1
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """A timezone-aware UTC timestamp with microseconds on every backend.
@@ -21,7 +26,7 @@ class UTCDateTime(TypeDecorator[datetime]):
     cache_ok = True
 
     def load_dialect_impl(self, dialect):
-        if dialect.name in ("mysql", "mariadb"):
+        if dialect.name in MYSQL_DIALECTS:
             return dialect.type_descriptor(mysql.DATETIME(fsp=6))
         if dialect.name == "postgresql":
             return dialect.type_descriptor(DateTime(timezone=True))

@@ -344,7 +344,7 @@ async def test_the_schema_is_checked_when_a_database_missed_at_start_up_comes_ba
             errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
             assert len(errors) == 1 and "run `alembic upgrade head`" in errors[0].getMessage()
             await upgrade(db.engine)
-            db._next_schema_check = 0  # instead of waiting RETRY_AFTER_SECONDS for the next check
+            app.extensions["quartblog.schema"]._next_check = 0  # instead of waiting RETRY_AFTER_SECONDS
             assert (await client.get("/api/articles")).status_code == 200
             assert (await client.get("/readyz")).status_code == 200
         finally:

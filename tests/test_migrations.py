@@ -467,3 +467,49 @@ async def test_moderation_migration_keeps_comments_shown_and_accounts_enabled(en
     assert await scalar(engine, "SELECT count(*) FROM users") == 1
     await alembic(engine, "upgrade", "head")
     assert await scalar(engine, "SELECT count(*) FROM users WHERE disabled = :no", no=False) == 1
+
+
+def test_history_reads_in_id_order_top_to_bottom():
+    """``alembic history`` lists head first: each revision's id is one more than the one
+    below it, so ``downgrade <id>`` undoes exactly the revisions above ``<id>``."""
+    from alembic.script import ScriptDirectory
+
+    ids = [rev.revision for rev in ScriptDirectory.from_config(alembic_config()).walk_revisions()]
+    assert ids == [f"{n:04d}" for n in range(len(ids), 0, -1)]
+    assert all(rev.down_revision == (f"{int(rev.revision) - 1:04d}" if rev.revision != "0001" else None)
+               for rev in ScriptDirectory.from_config(alembic_config()).walk_revisions())
+
+
+async def test_downgrade_to_an_id_undoes_exactly_the_revisions_above_it(engine):
+    await alembic(engine, "upgrade", "head")
+    await alembic(engine, "downgrade", "0010")
+    assert await scalar(engine, "SELECT version_num FROM alembic_version") == "0010"
+    assert "search_text" in await columns(engine, "posts")  # 0010 stays
+    assert {"settings", "audit_log", "counters"}.isdisjoint(await tables(engine))  # 0011-0013 gone
+    assert {"status", "published_at"} <= await columns(engine, "posts")  # 0009 stays
+    assert "uploads" in await tables(engine)  # 0008 stays
+
+
+# Each id that ever shipped, the revision it stands for today (quartblog/migrations/renumbered.py).
+OLD_STAMPS = {"0001": "0001", "0002": "0002", "0003": "0003", "0004": "0004", "0005": "0005",
+              "0006": "0006", "0007": "0007", "0011": "0008", "0008": "0009", "0010": "0010",
+              "0009": "0011", "0012": "0012", "0013": "0013"}
+
+
+@pytest.mark.parametrize("old", ["0011", "0008", "0010", "0009", "0012"])
+async def test_a_database_stamped_before_the_renumbering_upgrades_to_head(engine, old):
+    """A database an older release migrated to ``old`` (in the numbering of the day) is at
+    today's ``OLD_STAMPS[old]``: ``upgrade head`` applies what it lacks, nothing twice."""
+    await alembic(engine, "upgrade", OLD_STAMPS[old])
+    await execute(engine, "UPDATE alembic_version SET version_num = :old", [{"old": old}])
+    await alembic(engine, "upgrade", "head")
+    assert await scalar(engine, "SELECT version_num FROM alembic_version") == "0013"
+    assert {"settings", "audit_log", "counters", "tag_counts", "uploads"} <= await tables(engine)
+    assert {"status", "published_at", "search_text"} <= await columns(engine, "posts")
+
+
+@pytest.mark.parametrize("old", ["0001", "0007"])
+async def test_stamps_that_kept_their_meaning_are_left_alone(engine, old):
+    await alembic(engine, "upgrade", old)
+    await alembic(engine, "upgrade", "head")
+    assert await scalar(engine, "SELECT version_num FROM alembic_version") == "0013"

@@ -21,6 +21,7 @@ from quart import current_app, request
 from quart_schema import security_scheme
 from werkzeug.exceptions import Unauthorized
 
+from ..types import ID_MAX
 from ..db import get_session
 from ..models import User
 from ..services import users
@@ -73,7 +74,7 @@ async def _header_user(header: str) -> User:
     if scheme.lower() not in SCHEMES or not token.strip():
         raise Unauthorized("Authorization header must be 'Token <jwt>'")
     user_id, fingerprint = _claims(token.strip())
-    user = await users.get_user(get_session(), user_id) if 0 < user_id < 2**31 else None
+    user = await users.get_user(get_session(), user_id) if 0 < user_id <= ID_MAX else None
     if user is None:
         raise Unauthorized("token is invalid")
     if user.disabled:

@@ -15,7 +15,8 @@ from quart_schema import QuartSchema
 from quart_schema.openapi import OpenAPIProvider
 from werkzeug.routing import Rule
 
-from ..web.routing import ID_MAX, IdConverter
+from ..types import ID_MAX
+from ..web.routing import IdConverter
 from .schemas import ErrorsResponse
 
 OPENAPI_PATH = "/api/openapi.json"

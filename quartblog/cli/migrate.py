@@ -1,7 +1,7 @@
 """``quart --app quartblog db ...``: Flask-Migrate's commands, for people who know them.
 
 Thin wrappers over ``alembic.command``, on the app's database (``QUARTBLOG_DATABASE_URL``)
-and the migrations shipped in the package (``quartblog/alembic``), so an installed
+and the migrations shipped in the package (``alembic/``, a copy of which the wheel carries), so an installed
 wheel can migrate without the repository.  ``migrate`` is ``revision --autogenerate``,
 as in Flask-Migrate.  ``alembic ...`` from the repository does the same things.
 """
@@ -114,7 +114,7 @@ def init_app(app: Quart) -> None:
         run("current", verbose=verbose)
 
     def lint_or_fail(show_all: bool = False) -> int:
-        from ..alembic import lint
+        from ..migrations import lint
 
         try:
             findings = lint.lint_scripts()

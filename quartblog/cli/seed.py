@@ -15,6 +15,7 @@ from sqlalchemy import Table, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from tqdm import tqdm
 
+from ..types import MYSQL_DIALECTS
 from ..models import Comment, Post, PostStatus, Role, Tag, User, favorites, follows, post_tags
 from ..services.counts import recount
 from ..services.users import hash_password
@@ -179,7 +180,7 @@ async def _analyze(engine: AsyncEngine) -> None:
         conn = await conn.execution_options(isolation_level="AUTOCOMMIT")  # VACUUM: no transaction
         if conn.dialect.name == "postgresql":
             await conn.execute(text("VACUUM ANALYZE " + ", ".join(tables)))
-        elif conn.dialect.name in ("mysql", "mariadb"):
+        elif conn.dialect.name in MYSQL_DIALECTS:
             await conn.execute(text("ANALYZE TABLE " + ", ".join(tables)))
         else:
             await conn.execute(text("ANALYZE"))

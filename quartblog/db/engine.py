@@ -15,6 +15,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from ..types import MYSQL_DIALECTS
 from .outages import quiet_pool_outages
 
 # Whether the current request may write: SQLite then begins with BEGIN IMMEDIATE.
@@ -40,7 +41,7 @@ def default_database_url(instance_path: str | Path) -> str:
 def normalize_url(url: str | URL) -> URL:
     """MySQL/MariaDB connections always speak utf8mb4 (emoji, CJK)."""
     url = make_url(url)
-    if url.get_backend_name() in ("mysql", "mariadb") and "charset" not in url.query:
+    if url.get_backend_name() in MYSQL_DIALECTS and "charset" not in url.query:
         url = url.update_query_dict({"charset": "utf8mb4"})
     return url
 
@@ -75,7 +76,7 @@ def create_engine(url: str | URL, *, pool_size: int = 20, max_overflow: int = 0,
             pool_size=pool_size,
             max_overflow=max_overflow,
         )
-        if backend in ("mysql", "mariadb"):
+        if backend in MYSQL_DIALECTS:
             # Each statement reads the newest committed rows, and InnoDB takes no gap
             # locks: a retried slug or tag sees the row that beat it, and concurrent
             # inserts do not deadlock on each other's gaps.
@@ -84,7 +85,7 @@ def create_engine(url: str | URL, *, pool_size: int = 20, max_overflow: int = 0,
     # a little later, for a server that hangs instead of answering (asyncmy's
     # read_timeout, asyncpg's command_timeout; aiomysql has no such setting).
     client_timeout = statement_timeout + connect_timeout if statement_timeout else None
-    if backend in ("mysql", "mariadb"):
+    if backend in MYSQL_DIALECTS:
         connect_args["connect_timeout"] = connect_timeout  # asyncmy, aiomysql
         if url.get_driver_name() == "asyncmy" and client_timeout:
             connect_args["read_timeout"] = client_timeout
@@ -117,7 +118,7 @@ def create_engine(url: str | URL, *, pool_size: int = 20, max_overflow: int = 0,
     if backend == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
         event.listen(engine.sync_engine, "begin", _sqlite_on_begin)
-    elif backend in ("mysql", "mariadb") and statement_timeout:
+    elif backend in MYSQL_DIALECTS and statement_timeout:
         dialect = engine.dialect
 
         def _mysql_statement_timeout(dbapi_connection, _record) -> None:

@@ -71,6 +71,8 @@ from alembic import op
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.sql.elements import ColumnElement
 
+from ..types import MYSQL_DIALECTS
+
 Compute = Callable[[Sequence[Row]], Iterable[Mapping[str, Any]]]
 
 
@@ -248,7 +250,7 @@ def _write_computed(conn: Connection, table: sa.TableClause, key_column: sa.Colu
                    for j, n in enumerate(names)]
         new = (sa.func.unnest(*arrays).table_valued("k", *(f"c{j}" for j in range(len(names))))
                .render_derived(name="v"))
-    elif dialect in ("mysql", "mariadb") and _json_native(keys, rows, names):
+    elif dialect in MYSQL_DIALECTS and _json_native(keys, rows, names):
         new = _json_table(conn, table, key_column, names, keys, rows)
     else:
         statement = (table.update().where(key_column == sa.bindparam("_k"), todo)

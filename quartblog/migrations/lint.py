@@ -62,7 +62,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.sql.dml import UpdateBase
 
-from ..alembic import online
+from . import online
 
 DIALECTS = ("sqlite", "mysql", "postgresql")
 BASELINE = "0011"

@@ -42,7 +42,9 @@ from alembic.operations import Operations, ops
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.schema import CreateIndex, ExecutableDDLElement
 
-MYSQL = ("mysql", "mariadb")
+from ..types import MYSQL_DIALECTS
+
+MYSQL = MYSQL_DIALECTS
 INDEX_ALGORITHM = "INPLACE"
 COLUMN_ALGORITHM = "INSTANT"
 

@@ -18,6 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from ..types import MYSQL_DIALECTS
 from ..db import DatabaseUnavailable, create_engine, is_unavailable, masked
 from .config import alembic_config
 
@@ -77,7 +78,7 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
 @asynccontextmanager
 async def migration_lock(conn: AsyncConnection, engine: AsyncEngine) -> AsyncIterator[None]:
     backend = engine.url.get_backend_name()
-    if backend in ("mysql", "mariadb"):
+    if backend in MYSQL_DIALECTS:
         got = (await conn.execute(
             text("SELECT GET_LOCK(:name, :timeout)"),
             {"name": LOCK_NAME, "timeout": LOCK_TIMEOUT_SECONDS},

@@ -24,6 +24,7 @@ from typing import Any, Awaitable, Callable
 from sqlalchemy import delete, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..types import ID_MAX
 from ..models import Comment, Post, PostStatus, Role, Tag, Upload, User, post_tags
 from ..types import utcnow
 from . import audit, counts, posts as post_service, sign_ins, uploads, users
@@ -277,7 +278,7 @@ async def bulk_posts(session: AsyncSession, actor: User, action: str, ids: list[
     require_admin(actor)
     if action not in BULK_ACTIONS:
         raise ValidationFailed.one("action", N_("is not a known action"))
-    ids = sorted({i for i in ids if 0 < i < 2**31})
+    ids = sorted({i for i in ids if 0 < i <= ID_MAX})
     if not ids:
         raise ValidationFailed.one("ids", N_("choose at least one post"))
     if len(ids) > BULK_MAX:

@@ -36,6 +36,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from ..types import MYSQL_DIALECTS
 from ..models import Counter, Post, PostStatus, Tag, TagCount, post_tags
 
 PUBLISHED_POSTS = "published_posts"
@@ -116,7 +117,7 @@ def _add_to(session: AsyncSession, table, key: str, value: str, rows: list[dict]
     the missing ones: an upsert whose update is ``value = value + the new value``."""
     dialect = (session.dialect if isinstance(session, AsyncConnection) else session.get_bind().dialect).name
     column = table.c[value]
-    if dialect in ("mysql", "mariadb"):
+    if dialect in MYSQL_DIALECTS:
         statement = mysql.insert(table).values(rows)
         return statement.on_duplicate_key_update({value: column + statement.inserted[value]})
     module = postgresql if dialect == "postgresql" else sqlite

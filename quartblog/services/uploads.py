@@ -208,13 +208,6 @@ async def _delete_files_after_commit(session: AsyncSession, storage: Any, names:
         after_commit(session, partial(storage.delete, name))
 
 
-async def delete_upload(session: AsyncSession, storage: Any, upload: Upload) -> None:
-    """Forget an upload; its file goes with the last upload that names it, after the commit."""
-    await session.delete(upload)
-    await session.flush()
-    await _delete_files_after_commit(session, storage, {upload.name})
-
-
 async def delete_user_uploads(session: AsyncSession, storage: Any, user_id: int, *,
                               purposes: tuple[str, ...] = (POST, AVATAR)) -> int:
     """Delete a person's uploads of these purposes (rows now; their files after the

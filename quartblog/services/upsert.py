@@ -15,6 +15,8 @@ from sqlalchemy import Table
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..types import MYSQL_DIALECTS
+
 
 async def insert_missing(session: AsyncSession, table: Table, rows: Sequence[dict[str, Any]],
                          key: Sequence[str]) -> None:
@@ -23,7 +25,7 @@ async def insert_missing(session: AsyncSession, table: Table, rows: Sequence[dic
     if not rows:
         return
     dialect = session.get_bind().dialect.name
-    if dialect in ("mysql", "mariadb"):
+    if dialect in MYSQL_DIALECTS:
         statement = mysql.insert(table)
         statement = statement.on_duplicate_key_update({key[0]: statement.inserted[key[0]]})
     elif dialect == "postgresql":

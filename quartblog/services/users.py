@@ -226,18 +226,7 @@ async def update_user(session: AsyncSession, user: User, *, username: str | None
     return user
 
 
-async def list_users(session: AsyncSession) -> list[User]:
-    return list(await session.scalars(select(User).order_by(User.username)))
-
-
 LAST_ADMIN = N_("the last admin cannot step down: make someone else an admin first")
-
-
-async def set_role(session: AsyncSession, actor: User, username: str, role: Role | str) -> User:
-    """An admin changes someone's role (their own included)."""
-    if not actor.is_admin:
-        raise PermissionDenied(N_("only an admin can change roles"))
-    return await change_role(session, username, role)
 
 
 async def lock_admins(session: AsyncSession) -> set[int]:

@@ -20,6 +20,8 @@ Every view gets its data from ``quartblog.services`` with the request's session.
 from quart import Blueprint, Quart
 from quart_auth import QuartAuth
 
+from ..web.response_cache import vary_by
+
 blueprint = Blueprint("site", __name__)
 
 
@@ -37,6 +39,7 @@ def init_app(app: Quart) -> None:
               cookie_http_only=True)
     app.register_blueprint(blueprint)
     i18n.init_app(app)  # the language of the pages: Babel catalogs, Jinja's i18n extension
+    vary_by(app, blueprint.name, i18n.get_locale)  # a cached page is in one language
 
 
 from . import accounts, admin, csrf, editor, feeds, helpers, i18n, identity, seo, social, uploads, views  # noqa: E402,F401

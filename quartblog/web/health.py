@@ -14,6 +14,7 @@ from sqlalchemy import text
 
 from ..db import RETRY_AFTER_SECONDS, SchemaNotReady, get_db
 from .errors import UNAVAILABLE_MESSAGE
+from .startup import get_schema_gate
 
 blueprint = Blueprint("health", __name__)
 
@@ -34,16 +35,16 @@ def not_ready(message: str = UNAVAILABLE_MESSAGE):
 
 @blueprint.get("/readyz")
 async def readyz():
-    db = get_db()
+    db, gate = get_db(), get_schema_gate()
     try:
         async with asyncio.timeout(READY_TIMEOUT_SECONDS):
             async with db.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
-        await db.check_schema()  # once; with no time limit (AUTO_MIGRATE may be upgrading)
+        await gate.check()  # once; with no time limit (AUTO_MIGRATE may be upgrading)
     except Exception as exc:
         if db.note_failure(exc):  # unreachable, or too slow (a TimeoutError is an outage)
             return not_ready()
-        if db.schema_problem is not None or isinstance(exc, SchemaNotReady):
+        if gate.problem is not None or isinstance(exc, SchemaNotReady):
             return not_ready(SCHEMA_NOT_READY)
         raise
     return {"status": "ready"}

@@ -7,8 +7,9 @@ namespace of the app's cache (``quartblog.web.cache``).  The rules:
   or session cookie (flash messages live in the session).  Signed-in visitors and
   API clients with a token are always answered afresh, so nobody ever sees a copy
   from before their own write, whichever worker serves them.
-* The key is everything such a response depends on: the visitor's language (one
-  of the site's catalogs), the scheme and host the request was sent to (absolute
+* The key is everything such a response depends on: what its blueprint says it
+  varies by (``vary_by``: the site's pages by the visitor's language; the API's
+  answers by nothing more), the scheme and host the request was sent to (absolute
   links, when ``SITE_URL`` is unset) and the path with its query.
 * Responses that set a cookie are never stored.
 * The services' writes invalidate, not the HTTP method: once a request's session
@@ -24,12 +25,19 @@ from __future__ import annotations
 from functools import wraps
 from typing import Any, Awaitable, Callable
 
-from quart import Response, current_app, request
+from quart import Quart, Response, current_app, request
 
 from .cache import NullCache, get_cache
 
 NAMESPACE = "content"
 HIT_HEADER = "X-Cache"
+VARY_KEY = "quartblog.cache_vary"
+
+
+def vary_by(app: Quart, blueprint: str, part: Callable[[], str]) -> None:
+    """Responses of ``blueprint`` also depend on ``part()`` (e.g. the site's language):
+    it goes into their cache key."""
+    app.extensions.setdefault(VARY_KEY, {})[blueprint] = part
 
 
 def is_anonymous() -> bool:
@@ -41,9 +49,8 @@ def is_anonymous() -> bool:
 
 
 def cache_key() -> str:
-    from ..site.i18n import get_locale  # pages are rendered in the visitor's language
-
-    return f"{get_locale()}:{request.scheme}://{request.host}{request.full_path}"
+    part = current_app.extensions.get(VARY_KEY, {}).get(request.blueprint)
+    return f"{part() if part else '-'}:{request.scheme}://{request.host}{request.full_path}"
 
 
 def cache_response(view: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:

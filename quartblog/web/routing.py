@@ -22,9 +22,9 @@ from hypercorn.middleware import ProxyFixMiddleware
 from quart import Quart
 from werkzeug.routing import BaseConverter, IntegerConverter, Map, MapAdapter
 
+from ..types import ID_MAX
 from ..services.posts import RESERVED_SLUGS
 
-ID_MAX = 2**31 - 1
 
 
 class IdConverter(IntegerConverter):

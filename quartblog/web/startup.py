@@ -10,7 +10,7 @@ import asyncio
 import logging
 import time
 
-from quart import Quart, request
+from quart import Quart, current_app, request
 
 from ..db import get_db
 from ..db.outages import RETRY_AFTER_SECONDS, DatabaseUnavailable, SchemaNotReady, is_busy, is_unavailable
@@ -59,6 +59,10 @@ class SchemaGate:
                 raise
             self.checked = True
             self.problem = None
+
+
+def get_schema_gate() -> SchemaGate:
+    return current_app.extensions[EXTENSION_KEY]
 
 
 def init_app(app: Quart) -> SchemaGate:
