@@ -24,6 +24,7 @@ from typing import Any, Awaitable, Callable
 from sqlalchemy import delete, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from .post_states import state_condition
 from ..types import ID_MAX
 from ..models import Comment, Post, PostStatus, Role, Tag, Upload, User, post_tags
 from ..types import utcnow
@@ -35,10 +36,6 @@ from .upsert import insert_missing
 
 LIMIT_MAX = 100
 POSTS_CHOICES = ("keep", "delete")
-
-
-def _escape_like(text: str) -> str:
-    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 def require_admin(actor: User | None) -> User:
@@ -68,8 +65,9 @@ async def list_users(session: AsyncSession, *, q: str | None = None, limit: int 
     limit, offset = _bounded(limit, offset)
     condition = []
     if q and q.strip():
-        pattern = _escape_like(q.strip().lower())
-        condition = [or_(func.lower(User.username).like(pattern, escape="\\"), User.email.like(pattern, escape="\\"))]
+        needle = q.strip().lower()
+        condition = [or_(func.lower(User.username).contains(needle, autoescape=True),
+                         User.email.contains(needle, autoescape=True))]
     total = await session.scalar(select(func.count()).select_from(User).where(*condition))
     items = list(await session.scalars(
         select(User).where(*condition).order_by(User.username, User.id).limit(limit).offset(offset)))
@@ -195,14 +193,6 @@ class PostItem:
 POST_STATES = ("", post_service.DRAFT, post_service.SCHEDULED, post_service.PUBLISHED)
 
 
-def _state_condition(state: str, now: datetime):
-    if state == post_service.DRAFT:
-        return (Post.status == PostStatus.DRAFT) | Post.published_at.is_(None)
-    if state == post_service.SCHEDULED:
-        return (Post.status == PostStatus.PUBLISHED) & (Post.published_at > now)
-    return post_service.public_condition(now)
-
-
 async def list_posts(session: AsyncSession, *, author: str | None = None, tag: str | None = None,
                      q: str | None = None, state: str | None = None, limit: int = 50, offset: int = 0) -> Page:
     """Posts newest first, filtered by author, tag, words of the title and state
@@ -212,7 +202,7 @@ async def list_posts(session: AsyncSession, *, author: str | None = None, tag: s
     if state:
         if state not in POST_STATES:
             raise ValidationFailed.one("state", N_("must be draft, published or scheduled"))
-        conditions.append(_state_condition(state, utcnow()))
+        conditions.append(state_condition(state, utcnow()))
     if author:
         conditions.append(User.username == author.strip())
     if tag:
@@ -220,7 +210,7 @@ async def list_posts(session: AsyncSession, *, author: str | None = None, tag: s
         tag_ids = select(Tag.id).where(Tag.name == (names[0] if names else ""))
         conditions.append(Post.id.in_(select(post_tags.c.post_id).where(post_tags.c.tag_id.in_(tag_ids))))
     for word in (q or "").split()[:8]:
-        conditions.append(Post.title.ilike(_escape_like(word), escape="\\"))
+        conditions.append(Post.title.icontains(word, autoescape=True))
     base = select(func.count()).select_from(Post).join(User, User.id == Post.author_id).where(*conditions)
     total = await session.scalar(base)
     rows = await session.execute(
@@ -298,7 +288,7 @@ class TagItem:
 async def list_tags(session: AsyncSession, *, q: str | None = None, limit: int = 50, offset: int = 0) -> Page:
     """Tags by name with their post counts (unused ones too).  Two statements."""
     limit, offset = _bounded(limit, offset)
-    conditions = [Tag.name.like(_escape_like(q.strip().lower()), escape="\\")] if q and q.strip() else []
+    conditions = [Tag.name.contains(q.strip().lower(), autoescape=True)] if q and q.strip() else []
     total = await session.scalar(select(func.count()).select_from(Tag).where(*conditions))
     count = (select(func.count()).select_from(post_tags).where(post_tags.c.tag_id == Tag.id)
              .correlate(Tag).scalar_subquery())

@@ -36,20 +36,16 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from .post_states import dated_condition, scheduled_condition
 from ..types import MYSQL_DIALECTS
-from ..models import Counter, Post, PostStatus, Tag, TagCount, post_tags
+from ..models import Counter, Post, Tag, TagCount, post_tags
 
 PUBLISHED_POSTS = "published_posts"
 
 
-def _counted_condition():
-    """The posts that the kept numbers count: status published, with a time."""
-    return (Post.status == PostStatus.PUBLISHED) & Post.published_at.is_not(None)
-
-
-def _scheduled_later(now):
-    """Published posts whose time is still ahead: usually none or a few."""
-    return (Post.status == PostStatus.PUBLISHED) & (Post.published_at > now)
+# The posts that the kept numbers count, and those of them still to come.
+_counted_condition = dated_condition
+_scheduled_later = scheduled_condition
 
 
 # --- reading -----------------------------------------------------------------------------

@@ -27,6 +27,29 @@ def public_condition(now: datetime):
     return (Post.status == PostStatus.PUBLISHED) & (Post.published_at <= now)
 
 
+def scheduled_condition(now: datetime):
+    """Published posts whose time is still ahead (usually none or a few)."""
+    return (Post.status == PostStatus.PUBLISHED) & (Post.published_at > now)
+
+
+def draft_condition():
+    return (Post.status == PostStatus.DRAFT) | Post.published_at.is_(None)
+
+
+def dated_condition():
+    """Published with a time, come or not: what the kept counts count (services/counts.py)."""
+    return (Post.status == PostStatus.PUBLISHED) & Post.published_at.is_not(None)
+
+
+def state_condition(state: str, now: datetime):
+    """The posts in ``state`` (one of ``STATES``) as of ``now``."""
+    if state == DRAFT:
+        return draft_condition()
+    if state == SCHEDULED:
+        return scheduled_condition(now)
+    return public_condition(now)
+
+
 def may_see(post: Post, viewer_id: int | None, admin: bool = False) -> bool:
     """Drafts and scheduled posts: their author and admins only (``post``: a Post or a PostRow)."""
     return admin or post_state(post.status, post.published_at) == PUBLISHED or (

@@ -196,7 +196,7 @@ def _build_list_statements(flt: PostFilter, dialect: str) -> tuple[Select, Selec
 
 # Search: every term of the query must be in the title or the body, found in
 # posts.search_text by the same LIKE on every database; MySQL/MariaDB's FULLTEXT index
-# narrows the rows first (services/search.py, docs/architecture.md "Search").
+# narrows the rows first (text/search.py, docs/architecture.md "Search").
 _FULLTEXT_DIALECTS = MYSQL_DIALECTS
 
 
@@ -204,7 +204,7 @@ def _search_conditions(text: str, dialect: str) -> list:
     terms = search.query_terms(text)
     if not terms:
         return [false()]  # nothing searchable (punctuation only): nothing found
-    conditions = [Post.search_text.like(search.like_pattern(t), escape="\\") for t in terms]
+    conditions = [Post.search_text.contains(t.like, autoescape=True) for t in terms]
     required = [t.match for t in terms if t.match]
     if dialect in _FULLTEXT_DIALECTS and required:
         conditions.append(mysql_match(Post.search_text, against=" ".join(required)).in_boolean_mode())

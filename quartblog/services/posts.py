@@ -137,7 +137,7 @@ async def _free_slug(session: AsyncSession, base: str, lost: set[str]) -> str:
     if len(lost) >= SLUG_TRIES:
         return f"{base}-{secrets.token_hex(3)}"
     taken = set(await session.scalars(
-        select(Post.slug).where((Post.slug == base) | Post.slug.like(base + "-%"))))
+        select(Post.slug).where((Post.slug == base) | Post.slug.startswith(base + "-", autoescape=True))))
     taken |= RESERVED_SLUGS | lost
     if base not in taken:
         return base

@@ -12,7 +12,7 @@ from ..db import read_rows
 from ..models import Post, Tag
 from .counts import public_tag_uses
 from ..types import utcnow
-from .posts import public_condition
+from .post_states import public_condition
 
 
 @dataclass

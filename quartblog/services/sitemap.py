@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..models import Post, Tag, User, post_tags
 from ..types import utcnow
-from .posts import public_condition
+from .post_states import public_condition
 
 # A sitemap file holds at most 50,000 URLs (sitemaps.org): the newest posts first.
 POSTS_MAX = 40_000

@@ -101,9 +101,3 @@ def query_terms(query: str) -> list[Term]:
         if len(terms) >= TERMS_MAX:
             break
     return list(terms.values())
-
-
-def like_pattern(term: Term) -> str:
-    """``%<term.like>%`` with LIKE's wildcards escaped (escape character ``\\``)."""
-    escaped = term.like.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
