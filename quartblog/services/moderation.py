@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..models import Comment, CommentState, Post, User
 from . import audit
+from .paging import Page
 from .comments import CommentView, can_moderate
 from .errors import N_, NotFound, PermissionDenied, ValidationFailed
 
@@ -63,11 +64,8 @@ class QueueItem:
 
 
 @dataclass
-class Queue:
+class Queue(Page):
     items: list[QueueItem]
-    total: int
-    limit: int
-    offset: int
 
 
 QUEUE_STATES = ("pending", "hidden", "published")

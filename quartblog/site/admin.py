@@ -6,6 +6,9 @@ flash message."""
 
 from __future__ import annotations
 
+from functools import wraps
+from typing import Any, Awaitable, Callable
+
 from quart import flash, redirect, render_template, request, url_for
 
 from ..db import get_session
@@ -24,10 +27,17 @@ STATE_NAMES = {"pending": N_("Waiting for approval"), "hidden": N_("Hidden"), "p
 POST_STATE_NAMES = {"": N_("All"), "draft": N_("Drafts"), "scheduled": N_("Scheduled"), "published": N_("Published")}
 
 
-def _require_admin() -> None:
-    user = viewer()
-    if not user.is_admin or user.disabled:
-        raise PermissionDenied(N_("only an admin can see this page"))
+def admin_required(view: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    """Signed in (else to the log-in page) and an enabled admin (else 403), before the view."""
+
+    @wraps(view)
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        user = viewer()
+        if not user.is_admin or user.disabled:
+            raise PermissionDenied(N_("only an admin can see this page"))
+        return await view(*args, **kwargs)
+
+    return login_required(wrapper)
 
 
 def _window() -> tuple[int, int]:
@@ -53,18 +63,16 @@ async def _refused(exc: ValidationFailed, what: str, default: str):
 
 
 @blueprint.get("/admin")
-@login_required
+@admin_required
 async def admin_home():
-    _require_admin()
     return redirect(url_for("site.admin_users"), 303)
 
 
 # --- users -------------------------------------------------------------------------
 
 @blueprint.get("/admin/users")
-@login_required
+@admin_required
 async def admin_users():
-    _require_admin()
     limit, offset = _window()
     q = request.args.get("q", "").strip()
     listing = await admin.list_users(get_session(), q=q, limit=limit, offset=offset)
@@ -73,9 +81,8 @@ async def admin_users():
 
 
 @blueprint.post("/admin/users/<username>/role")
-@login_required
+@admin_required
 async def set_role(username: str):
-    _require_admin()
     role = (await request.form).get("role", "")
     try:
         user = await admin.change_role(get_session(), viewer(), username, role)
@@ -87,9 +94,8 @@ async def set_role(username: str):
 
 
 @blueprint.post("/admin/users/<username>/disable")
-@login_required
+@admin_required
 async def disable_user(username: str):
-    _require_admin()
     try:
         await admin.set_disabled(get_session(), viewer(), username, True)
     except ValidationFailed as exc:
@@ -99,9 +105,8 @@ async def disable_user(username: str):
 
 
 @blueprint.post("/admin/users/<username>/enable")
-@login_required
+@admin_required
 async def enable_user(username: str):
-    _require_admin()
     try:
         await admin.set_disabled(get_session(), viewer(), username, False)
     except ValidationFailed as exc:
@@ -111,9 +116,8 @@ async def enable_user(username: str):
 
 
 @blueprint.post("/admin/users/<username>/delete")
-@login_required
+@admin_required
 async def delete_user(username: str):
-    _require_admin()
     posts = (await request.form).get("posts", "")
     try:
         await admin.delete_user(get_session(), viewer(), username, posts, storage=get_storage())
@@ -126,9 +130,8 @@ async def delete_user(username: str):
 # --- posts -------------------------------------------------------------------------
 
 @blueprint.get("/admin/posts")
-@login_required
+@admin_required
 async def admin_posts():
-    _require_admin()
     limit, offset = _window()
     filters = {k: request.args.get(k, "").strip() for k in ("author", "tag", "q", "state")}
     if filters["state"] not in admin.POST_STATES:
@@ -140,9 +143,8 @@ async def admin_posts():
 
 
 @blueprint.post("/admin/posts/bulk")
-@login_required
+@admin_required
 async def bulk_posts():
-    _require_admin()
     form = await request.form
     ids = [int(i) for i in form.getlist("ids") if i.isascii() and i.isdigit() and len(i) < 11]
     try:
@@ -156,23 +158,20 @@ async def bulk_posts():
 # --- comments ----------------------------------------------------------------------
 
 @blueprint.get("/admin/comments")
-@login_required
+@admin_required
 async def admin_comments():
-    _require_admin()
     limit, offset = _window()
     state = request.args.get("state", "pending")
     if state not in moderation.QUEUE_STATES:
         state = "pending"
     listing = await moderation.list_queue(get_session(), state=state, limit=limit, offset=offset)
-    listing = admin.Page(items=listing.items, total=listing.total, limit=limit, offset=offset)
     return await render_template("admin/comments.html", listing=listing, state=state,
                                  states=moderation.QUEUE_STATES, state_names=STATE_NAMES, tab="comments")
 
 
 @blueprint.post("/admin/comments/<id:comment_id>/<any(approve, hide, unhide, delete):action>")
-@login_required
+@admin_required
 async def admin_moderate_comment(comment_id: int, action: str):
-    _require_admin()
     session = get_session()
     slug = await moderation.slug_of_comment(session, comment_id)
     try:
@@ -189,9 +188,8 @@ async def admin_moderate_comment(comment_id: int, action: str):
 # --- tags --------------------------------------------------------------------------
 
 @blueprint.get("/admin/tags")
-@login_required
+@admin_required
 async def admin_tags():
-    _require_admin()
     limit, offset = _window()
     q = request.args.get("q", "").strip()
     listing = await admin.list_tags(get_session(), q=q, limit=limit, offset=offset)
@@ -199,9 +197,8 @@ async def admin_tags():
 
 
 @blueprint.post("/admin/tags/<name>/rename")
-@login_required
+@admin_required
 async def rename_tag(name: str):
-    _require_admin()
     new_name = (await request.form).get("name", "")
     try:
         tag = await admin.rename_tag(get_session(), viewer(), name, new_name)
@@ -212,9 +209,8 @@ async def rename_tag(name: str):
 
 
 @blueprint.post("/admin/tags/<name>/merge")
-@login_required
+@admin_required
 async def merge_tag(name: str):
-    _require_admin()
     into = (await request.form).get("into", "")
     try:
         tag = await admin.merge_tags(get_session(), viewer(), name, into)
@@ -225,9 +221,8 @@ async def merge_tag(name: str):
 
 
 @blueprint.post("/admin/tags/delete-unused")
-@login_required
+@admin_required
 async def delete_unused_tags():
-    _require_admin()
     count = await admin.delete_unused_tags(get_session(), viewer())
     await flash(ngettext("%(num)s unused tag deleted.", "%(num)s unused tags deleted.", count, num=count), "success")
     return _back(url_for("site.admin_tags"))
@@ -236,9 +231,8 @@ async def delete_unused_tags():
 # --- settings and the audit log ----------------------------------------------------
 
 @blueprint.route("/admin/settings", methods=["GET", "POST"])
-@login_required
+@admin_required
 async def admin_settings():
-    _require_admin()
     session = get_session()
     if request.method == "POST":
         form = await request.form
@@ -257,9 +251,8 @@ async def admin_settings():
 
 
 @blueprint.get("/admin/audit")
-@login_required
+@admin_required
 async def admin_audit():
-    _require_admin()
     limit, offset = _window()
     listing = await audit.list_entries(get_session(), limit=limit, offset=offset)
     return await render_template("admin/audit.html", listing=listing, tab="audit")
