@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import subprocess
 import sys
 from datetime import datetime, timezone
@@ -309,8 +310,20 @@ async def test_alembic_command_uses_quartblog_database_url_and_checks_clean(back
         assert "No new upgrade operations detected" in check.stdout + check.stderr
         now = run_alembic("current", url=url)
         assert f"{REVISIONS[-1]} (head)" in now.stdout
+        # downgrade <id> undoes exactly what stands above <id> in `alembic history`
+        back = run_alembic("downgrade", "0010", url=url)
+        assert back.returncode == 0, back.stderr
+        undone = re.findall(r"Running downgrade (\d+) -> (\d+)", back.stderr)
+        assert undone == [("0013", "0012"), ("0012", "0011"), ("0011", "0010")], back.stderr
+        assert "0010" in run_alembic("current", url=url).stdout
         down = run_alembic("downgrade", "base", url=url)
         assert down.returncode == 0, down.stderr
+
+
+def test_history_reads_newest_first_in_id_order():
+    history = run_alembic("history", url="sqlite+aiosqlite:///unused.db")
+    ids = re.findall(r"^\S+ -> (\d+)", history.stdout, re.M)
+    assert ids == sorted(ids, reverse=True) == [f"{n:04d}" for n in range(len(ids), 0, -1)], history.stdout
 
 
 def test_history_lists_every_revision():
