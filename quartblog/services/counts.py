@@ -1,29 +1,9 @@
-"""Post counts kept on write, so that reading a list never counts its rows.
-
-What is kept: how many posts are published in all (``counters``, row
-``published_posts``) and per tag (``tag_counts``). *Published* here is the stored
-status, scheduled posts included: a scheduled post becomes public when its time
-comes, with no write then, so readers subtract the posts still scheduled for
-later (``public_total``, ``public_tag_total``, ``public_tag_uses``), a range of
-the ``(status, published_at)`` index that holds only those few rows.
-
-Every write that changes which posts are published, or a published post's tags,
-is wrapped by the service that makes it::
-
-    async with counts.changing(session, post_ids):
-        ...  # publish, unpublish, retag, delete
-
-(a new post: ``count_new``). ``changing`` locks the posts and tallies them before
-the change, tallies them again after it, and adds the difference. ``recount``
-recomputes every number from the rows (seeding, ``quart recount``, a deploy
-during which an older release wrote posts); the tests check after each kind of
-write that the kept numbers equal a recount (``drift``).
-
-Concurrent writers never deadlock on these rows: a writer adds its difference as
-its last write, tags in id order, then the total, each with one upsert that adds
-to the row (``INSERT ... ON DUPLICATE KEY UPDATE`` / ``ON CONFLICT DO UPDATE``),
-and nothing else is locked after them.
-"""
+"""Post counts kept on write, so that reading a list never counts its rows: published
+posts in all (``counters``) and per tag (``tag_counts``), scheduled ones included and
+subtracted by readers until their time comes.  Every write that changes them runs inside
+``changing(session, post_ids)`` (a new post: ``count_new``), which adds the difference as
+the transaction's last write; ``recount`` and ``drift`` check them against the rows.
+docs/architecture.md, "Counts kept on write", says why it never deadlocks."""
 
 from __future__ import annotations
 

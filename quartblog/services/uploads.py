@@ -1,23 +1,8 @@
-"""Uploaded images: checked by their content, cleaned, stored, recorded.
-
-An upload is judged by its bytes, never its name or declared type: Pillow must
-decode it as JPEG, PNG, GIF or WebP (no other decoder is tried, so an SVG, a script
-renamed ``x.jpg`` or an HTML page is refused), every frame is decoded (a truncated
-file is refused), and the pixels are bounded before anything is decoded
-(``max_pixels``: decompression bombs).  The image is then **re-encoded** from its
-pixels alone, so no metadata survives (EXIF with GPS, XMP, comments; the colour
-profile is kept), after turning it upright by its EXIF orientation and scaling it
-down to ``max_width`` (avatars: a centred square of ``avatar_size``).  Anything
-appended to the file (a polyglot's script) is gone too.
-
-The stored name is the SHA-256 of the stored bytes plus the extension of the
-decoded format.  Decoding and encoding run in a worker thread (``asyncio.to_thread``).
-The file is saved only after every check passed and its row is written, so a refused
-upload leaves nothing behind.
-Deleting is the other way round: the rows go in the transaction, the files that no
-row names any more only after the commit (``db.after_commit``), so a deletion that is
-rolled back finds its files in place.
-"""
+"""Uploaded images, judged by their bytes: decoded by Pillow as JPEG, PNG, GIF or WebP
+only, pixels bounded before decoding, then re-encoded from the pixels (no metadata
+survives), turned upright and scaled down, in a worker thread; stored under the SHA-256
+of the stored bytes.  A file is saved only once its row is written and removed only after
+the deletion is committed (``db.after_commit``).  docs/architecture.md, "Images"."""
 
 from __future__ import annotations
 

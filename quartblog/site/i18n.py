@@ -1,23 +1,8 @@
-"""The site's language: English or Simplified Chinese, from Babel message catalogs.
-
-The language of a request is, in this order: the visitor's choice (the switch in the
-page header sets the ``quartblog_lang`` cookie), the browser's ``Accept-Language``,
-then ``QUARTBLOG_DEFAULT_LOCALE``.  It is resolved once per request (``get_locale``).
-
-Templates use Jinja's i18n extension (``_()``, ``ngettext()``, ``{% trans %}``); the
-callables are installed once on the app's Jinja environment and look up the current
-request's catalog, so concurrent requests in other languages never see each other's.
-(Installing them into the shared environment on every request would race.)  Python
-code of the site uses ``gettext``/``ngettext`` below; dates and numbers are formatted
-by Babel for the request's locale.
-
-The services' messages stay English (the JSON API returns them as the contract says);
-they are marked with ``N_``/``Message`` (``services/errors.py``) and translated here,
-when the site renders them (``translate``, ``field_message``).
-
-Catalogs: ``quartblog/translations/<locale>/LC_MESSAGES/messages.po`` and the compiled
-``.mo`` beside it (README: "Languages" for the pybabel commands).
-"""
+"""The site's language, English or Simplified Chinese, from Babel catalogs: the visitor's
+choice (the ``quartblog_lang`` cookie), else ``Accept-Language``, else
+``QUARTBLOG_DEFAULT_LOCALE``, resolved once per request (``get_locale``).  The services'
+messages stay English and are translated here when a page shows them (``translate``,
+``field_message``).  docs/architecture.md, "Languages", and the README say more."""
 
 from __future__ import annotations
 
