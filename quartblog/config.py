@@ -7,10 +7,14 @@ their upper-case names (``DATABASE_URL``, ``SECRET_KEY`` ...).
 
 from __future__ import annotations
 
+import functools
 import os
+import typing
 from dataclasses import dataclass, field, fields
 from typing import Any, Mapping
 from urllib.parse import urlsplit
+
+from pydantic import TypeAdapter, ValidationError
 
 PREFIX = "QUARTBLOG_"
 DEV_SECRET_KEY = "dev-only-secret-key-change-me-in-production-0123456789"
@@ -19,10 +23,6 @@ MIN_SECRET_KEY_LENGTH = 32
 
 class ConfigError(RuntimeError):
     """A setting is missing or wrong: the app refuses to start."""
-
-
-def _bool(value: str) -> bool:
-    return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
 def _list(value: str) -> list[str]:
@@ -115,11 +115,12 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
         environ = os.environ if environ is None else environ
         settings = cls()
+        types = typing.get_type_hints(cls)
         for f in fields(cls):
             raw = environ.get(PREFIX + f.name)
             if raw is None:
                 continue
-            setattr(settings, f.name, _coerce(f.name, f.type, raw))
+            setattr(settings, f.name, _coerce(f.name, types[f.name], raw))
         return settings
 
     def as_dict(self) -> dict[str, Any]:
@@ -127,19 +128,35 @@ class Settings:
 
 
 def _coerce(name: str, type_: Any, raw: str) -> Any:
-    type_name = str(type_)
+    """The value of ``QUARTBLOG_<name>`` as its field's type, converted by pydantic
+    (``1``/``true``/``yes``/``on`` are true, ``0``/``false``/``no``/``off`` false); a
+    list is comma-separated; an empty optional value is unset."""
+    if not raw.strip() and (_optional(type_) or type_ is bool):
+        return None if _optional(type_) else False
     try:
-        if type_name.startswith("bool"):
-            return _bool(raw)
-        if type_name.startswith("int"):
-            return int(raw)
-        if type_name.startswith("float"):
-            return float(raw)
-        if type_name.startswith("list"):
+        if _is_list(type_):
             return _list(raw)
-    except ValueError as exc:
-        raise ConfigError(f"{PREFIX}{name}={raw!r} is not a valid {type_name}") from exc
-    return raw or None if "None" in type_name else raw
+        return _adapter(type_).validate_python(raw.strip())
+    except ValidationError as exc:
+        raise ConfigError(f"{PREFIX}{name}={raw!r} is not a valid {_type_name(type_)}") from exc
+
+
+@functools.cache
+def _adapter(type_: Any) -> TypeAdapter:
+    return TypeAdapter(type_)
+
+
+def _optional(type_: Any) -> bool:
+    return type(None) in typing.get_args(type_)
+
+
+def _is_list(type_: Any) -> bool:
+    return typing.get_origin(type_) is list
+
+
+def _type_name(type_: Any) -> str:
+    args = [a for a in typing.get_args(type_) if a is not type(None)]
+    return getattr(args[0] if args else type_, "__name__", str(type_))
 
 
 def check_secret_key(config: Mapping[str, Any]) -> str:

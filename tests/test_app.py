@@ -129,3 +129,16 @@ async def test_the_garbage_collector_is_tuned_at_start_only_when_configured(data
             assert (gc.get_freeze_count() > 0) if tuning else True
     finally:
         gc.set_threshold(*before)
+
+
+def test_settings_are_converted_by_their_type_and_a_wrong_value_is_named():
+    from quartblog.config import ConfigError, Settings
+
+    settings = Settings.from_env({"QUARTBLOG_AUTO_MIGRATE": "on", "QUARTBLOG_DB_POOL_SIZE": " 7 ",
+                                  "QUARTBLOG_DB_CONNECT_TIMEOUT": "2.5", "QUARTBLOG_CORS_ORIGINS": "a, b,",
+                                  "QUARTBLOG_DATABASE_URL": "", "QUARTBLOG_CACHE_ENABLED": "0"})
+    assert (settings.AUTO_MIGRATE, settings.DB_POOL_SIZE, settings.DB_CONNECT_TIMEOUT) == (True, 7, 2.5)
+    assert settings.CORS_ORIGINS == ["a", "b"] and settings.DATABASE_URL is None and settings.CACHE_ENABLED is False
+    for name, value in [("DB_POOL_SIZE", "twenty"), ("AUTO_MIGRATE", "maybe")]:
+        with pytest.raises(ConfigError, match=f"QUARTBLOG_{name}='{value}' is not a valid"):
+            Settings.from_env({f"QUARTBLOG_{name}": value})
