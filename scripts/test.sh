@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install quartblog with its test dependencies and run the whole test suite:
 # SQLite, MariaDB through asyncmy and through aiomysql, PostgreSQL through asyncpg,
-# the concurrency tests against a real hypercorn, and the browser test.
+# the concurrency tests against a real hypercorn, the browser test, and the RealWorld
+# contract's own Postman collection (newman).
 # Extra arguments go to pytest (e.g. `bash scripts/test.sh --db sqlite -x`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,6 +44,16 @@ fi
 if ! dpkg -s fonts-noto-cjk >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing fonts-noto-cjk"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk >/dev/null
+fi
+
+# newman, pinned in tests/realworld, runs the RealWorld contract's own Postman collection
+# (tests/api/test_realworld_collection.py).
+if ! command -v npm >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing nodejs and npm"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+fi
+if command -v npm >/dev/null 2>&1 && [ ! -x tests/realworld/node_modules/.bin/newman ]; then
+    (cd tests/realworld && npm ci --silent --no-audit --no-fund)
 fi
 
 exec python -m pytest "$@"

@@ -29,7 +29,7 @@ async def test_create_answers_201_with_the_article(client, alice):
     assert article["slug"] == "how-to-train-your-dragon"
     assert (article["title"], article["description"], article["body"]) == (
         "How to train your dragon", "Ever wonder how?", "You have to believe")
-    assert article["tagList"] == ["reactjs", "angularjs", "dragons"]  # as written, duplicates dropped
+    assert article["tagList"] == ["angularjs", "dragons", "reactjs"]  # by name, duplicates dropped
     assert (article["favorited"], article["favoritesCount"]) == (False, 0)
     assert article["author"] == {"username": "alice", "bio": "", "image": None, "following": False}
     assert TIMESTAMP.match(article["createdAt"]) and TIMESTAMP.match(article["updatedAt"])
@@ -164,7 +164,7 @@ async def test_the_author_updates_an_article_and_its_slug_stays(client, alice):
     updated = (await response.get_json())["article"]
     assert updated["slug"] == article["slug"]
     assert (updated["title"], updated["body"], updated["description"]) == ("Second title", "New body", "About it")
-    assert updated["tagList"] == ["new", "fresh"]
+    assert updated["tagList"] == ["fresh", "new"]
     assert updated["createdAt"] == article["createdAt"]
     assert _parse(updated["updatedAt"]) >= _parse(article["updatedAt"])
 
