@@ -11,9 +11,14 @@ from ..web.media import get_storage
 from ..services import admin, users
 from ..services.errors import N_, ValidationFailed
 from . import blueprint
-from .helpers import render_invalid, safe_next
+from .helpers import form_errors, render_invalid, safe_next
 from .i18n import gettext as _
 from .identity import login_required, renew_sign_in, sign_in, sign_out, viewer
+
+
+def _settings_form(user) -> dict[str, str]:
+    """The settings form as the account stands."""
+    return {"email": user.email, "bio": user.bio or "", "image": user.image or ""}
 
 
 @blueprint.route("/register", methods=["GET", "POST"])
@@ -61,8 +66,7 @@ async def logout():
 async def settings():
     user = viewer()
     if request.method == "GET":
-        form = {"email": user.email, "bio": user.bio or "", "image": user.image or ""}
-        return await render_template("auth/settings.html", form=form, errors={})
+        return await render_template("auth/settings.html", form=_settings_form(user), errors={})
     form = await request.form
     session = get_session()
     email = form.get("email", "").strip()
@@ -75,7 +79,7 @@ async def settings():
         await users.update_user(session, user, email=email, password=new_password,
                                 bio=form.get("bio", ""), image=form.get("image", ""))
     except ValidationFailed as exc:
-        exc.errors = {("new_password" if k == "password" else k): v for k, v in exc.errors.items()}
+        exc.errors = form_errors(exc.errors, {"password": "new_password"})
         return await render_invalid("auth/settings.html", exc)
     if new_password:
         await renew_sign_in(user)  # this browser stays signed in; the others are signed out
@@ -94,9 +98,8 @@ async def delete_account():
         await admin.delete_own_account(get_session(), user, form.get("delete_password"), form.get("posts", ""),
                                        storage=get_storage())
     except ValidationFailed as exc:
-        errors = {("delete_password" if k == "current_password" else k): v for k, v in exc.errors.items()}
-        form_values = {"email": user.email, "bio": user.bio or "", "image": user.image or ""}
-        return await render_template("auth/settings.html", form=form_values, errors={},
+        errors = form_errors(exc.errors, {"current_password": "delete_password"})
+        return await render_template("auth/settings.html", form=_settings_form(user), errors={},
                                      delete_errors=errors), 422
     logout_user()
     cookie_session.clear()

@@ -17,7 +17,7 @@ from ..models import Role
 from ..services import admin, audit, comments, moderation, settings, users
 from ..services.errors import N_, PermissionDenied, ValidationFailed
 from . import blueprint
-from .helpers import page_number, safe_next
+from .helpers import go_back, page_number
 from .i18n import PREDICATES, field_message, gettext as _, ngettext, translate
 from .identity import login_required, viewer
 
@@ -44,10 +44,6 @@ def _window() -> tuple[int, int]:
     return PER_PAGE, (page_number() - 1) * PER_PAGE
 
 
-def _back(default: str):
-    return redirect(safe_next(request.args.get("next")) or default, 303)
-
-
 def _reason(field: str, message: str) -> str:
     """"The name can't be blank", or a sentence of its own as it is ("the last admin ...")."""
     english = getattr(message, "msgid", str(message))
@@ -59,7 +55,7 @@ async def _refused(exc: ValidationFailed, what: str, default: str):
     await get_session().rollback()
     reasons = "; ".join(_reason(field, m) for field, messages in exc.errors.items() for m in messages)
     await flash(_("%(what)s: %(reasons)s.", what=what, reasons=reasons), "error")
-    return _back(default)
+    return go_back(default)
 
 
 @blueprint.get("/admin")
@@ -90,7 +86,7 @@ async def set_role(username: str):
         return await _refused(exc, _("The role of %(name)s was not changed", name=username),
                               url_for("site.admin_users"))
     await flash(_("%(name)s is now %(role)s.", name=user.username, role=_(ROLE_NAMES[user.role])), "success")
-    return _back(url_for("site.admin_users"))
+    return go_back(url_for("site.admin_users"))
 
 
 @blueprint.post("/admin/users/<username>/disable")
@@ -101,7 +97,7 @@ async def disable_user(username: str):
     except ValidationFailed as exc:
         return await _refused(exc, _("%(name)s was not disabled", name=username), url_for("site.admin_users"))
     await flash(_("%(name)s is disabled: they cannot sign in.", name=username), "success")
-    return _back(url_for("site.admin_users"))
+    return go_back(url_for("site.admin_users"))
 
 
 @blueprint.post("/admin/users/<username>/enable")
@@ -112,7 +108,7 @@ async def enable_user(username: str):
     except ValidationFailed as exc:
         return await _refused(exc, _("%(name)s was not enabled", name=username), url_for("site.admin_users"))
     await flash(_("%(name)s can sign in again.", name=username), "success")
-    return _back(url_for("site.admin_users"))
+    return go_back(url_for("site.admin_users"))
 
 
 @blueprint.post("/admin/users/<username>/delete")
@@ -124,7 +120,7 @@ async def delete_user(username: str):
     except ValidationFailed as exc:
         return await _refused(exc, _("%(name)s was not deleted", name=username), url_for("site.admin_users"))
     await flash(_("The account of %(name)s is deleted.", name=username), "success")
-    return _back(url_for("site.admin_users"))
+    return go_back(url_for("site.admin_users"))
 
 
 # --- posts -------------------------------------------------------------------------
@@ -152,7 +148,7 @@ async def bulk_posts():
     except ValidationFailed as exc:
         return await _refused(exc, _("Nothing was changed"), url_for("site.admin_posts"))
     await flash(ngettext("%(num)s post done.", "%(num)s posts done.", done, num=done), "success")
-    return _back(url_for("site.admin_posts"))
+    return go_back(url_for("site.admin_posts"))
 
 
 # --- comments ----------------------------------------------------------------------
@@ -182,7 +178,7 @@ async def admin_moderate_comment(comment_id: int, action: str):
     except ValidationFailed as exc:
         return await _refused(exc, _("The comment was not changed"), url_for("site.admin_comments"))
     await flash(_("The comment was changed."), "success")
-    return _back(url_for("site.admin_comments"))
+    return go_back(url_for("site.admin_comments"))
 
 
 # --- tags --------------------------------------------------------------------------
@@ -205,7 +201,7 @@ async def rename_tag(name: str):
     except ValidationFailed as exc:
         return await _refused(exc, _("The tag %(tag)s was not renamed", tag=name), url_for("site.admin_tags"))
     await flash(_("The tag %(old)s is now %(new)s.", old=name, new=tag.name), "success")
-    return _back(url_for("site.admin_tags"))
+    return go_back(url_for("site.admin_tags"))
 
 
 @blueprint.post("/admin/tags/<name>/merge")
@@ -217,7 +213,7 @@ async def merge_tag(name: str):
     except ValidationFailed as exc:
         return await _refused(exc, _("The tag %(tag)s was not merged", tag=name), url_for("site.admin_tags"))
     await flash(_("The tag %(old)s was merged into %(new)s.", old=name, new=tag.name), "success")
-    return _back(url_for("site.admin_tags"))
+    return go_back(url_for("site.admin_tags"))
 
 
 @blueprint.post("/admin/tags/delete-unused")
@@ -225,7 +221,7 @@ async def merge_tag(name: str):
 async def delete_unused_tags():
     count = await admin.delete_unused_tags(get_session(), viewer())
     await flash(ngettext("%(num)s unused tag deleted.", "%(num)s unused tags deleted.", count, num=count), "success")
-    return _back(url_for("site.admin_tags"))
+    return go_back(url_for("site.admin_tags"))
 
 
 # --- settings and the audit log ----------------------------------------------------

@@ -28,7 +28,7 @@ from ..text.words import word_count
 from ..services import posts
 from ..services.errors import N_, PermissionDenied, ValidationFailed
 from . import blueprint
-from .helpers import render_invalid
+from .helpers import form_errors, render_invalid
 from .i18n import gettext as _
 from .identity import login_required, viewer
 
@@ -62,7 +62,7 @@ _FORM_FIELDS = {"tagList": "tags", "publishAt": "publish_at"}
 
 def _at_form_fields(exc: ValidationFailed) -> ValidationFailed:
     """The services use the API's names (``tagList``, ``publishAt``); the form its own."""
-    exc.errors = {_FORM_FIELDS.get(name, name): messages for name, messages in exc.errors.items()}
+    exc.errors = form_errors(exc.errors, _FORM_FIELDS)
     return exc
 
 

@@ -6,7 +6,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from markupsafe import Markup
-from quart import current_app, g, has_request_context, render_template, request, url_for
+from quart import current_app, g, has_request_context, redirect, render_template, request, url_for
 
 from ..text.markdown import render_markdown
 from ..services.errors import ValidationFailed
@@ -45,6 +45,16 @@ def current_path() -> str:
     """This page's path and query, to come back to after an action."""
     query = request.query_string.decode()
     return request.path + (f"?{query}" if query else "")
+
+
+def go_back(default: str):
+    """303 to the page named by ``?next=`` (a same-site path), else to ``default``."""
+    return redirect(safe_next(request.args.get("next")) or default, 303)
+
+
+def form_errors(errors: dict[str, list], names: dict[str, str]) -> dict[str, list]:
+    """The services' field names (the API's: ``tagList``, ``password`` ...) as a form names them."""
+    return {names.get(name, name): messages for name, messages in errors.items()}
 
 
 def safe_next(target: str | None) -> str | None:

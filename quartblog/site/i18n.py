@@ -15,12 +15,12 @@ from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_time, get_datetime_format
 from babel.numbers import format_decimal
 from babel.support import NullTranslations, Translations
-from quart import Quart, abort, current_app, g, has_request_context, redirect, request, url_for
+from quart import Quart, abort, current_app, g, has_request_context, request, url_for
 
 from ..config import ConfigError
 from ..services.errors import Message, N_
 from . import blueprint
-from .helpers import safe_next
+from .helpers import go_back
 
 TRANSLATIONS_DIR = Path(__file__).resolve().parent.parent / "translations"
 DOMAIN = "messages"
@@ -224,7 +224,7 @@ async def set_language(tag: str):
     locale = {code: name for name, (code, _own) in LANGUAGES.items()}.get(tag)
     if locale is None:
         abort(404)
-    response = redirect(safe_next(request.args.get("next")) or url_for("site.index"), 303)
+    response = go_back(url_for("site.index"))
     response.set_cookie(COOKIE, locale, max_age=COOKIE_MAX_AGE, samesite="Lax", httponly=True,
                         secure=current_app.config["ENV"] == "production")
     return response

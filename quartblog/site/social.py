@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from quart import flash, redirect, request, url_for
+from quart import flash, redirect, url_for
 
 from ..db import get_session
 from ..services import comments, moderation, posts, users
 from ..services.errors import N_, ValidationFailed
 from . import blueprint
-from .helpers import form_value, safe_next
+from .helpers import form_value, go_back
 from .i18n import field_message, gettext as _
 from .identity import login_required, viewer
 from .views import render_post
-
-
-def _back(default: str):
-    return redirect(safe_next(request.args.get("next")) or default, 303)
 
 
 @blueprint.post("/posts/<slug>/comments")
@@ -64,7 +60,7 @@ async def moderate_comment(slug: str, comment_id: int, action: str):
 async def favorite(slug: str):
     await posts.favorite(get_session(), viewer(), slug)
     await flash(_("Added to your favorites."), "success")
-    return _back(url_for("site.post", slug=slug))
+    return go_back(url_for("site.post", slug=slug))
 
 
 @blueprint.post("/posts/<slug>/unfavorite")
@@ -72,7 +68,7 @@ async def favorite(slug: str):
 async def unfavorite(slug: str):
     await posts.unfavorite(get_session(), viewer(), slug)
     await flash(_("Removed from your favorites."), "success")
-    return _back(url_for("site.post", slug=slug))
+    return go_back(url_for("site.post", slug=slug))
 
 
 @blueprint.post("/users/<username>/follow")
@@ -84,7 +80,7 @@ async def follow(username: str):
         await flash(_("You cannot follow yourself."), "error")
         return redirect(url_for("site.user", username=username), 303)
     await flash(_("You are now following %(name)s.", name=username), "success")
-    return _back(url_for("site.user", username=username))
+    return go_back(url_for("site.user", username=username))
 
 
 @blueprint.post("/users/<username>/unfollow")
@@ -92,4 +88,4 @@ async def follow(username: str):
 async def unfollow(username: str):
     await users.unfollow(get_session(), viewer(), username)
     await flash(_("You no longer follow %(name)s.", name=username), "success")
-    return _back(url_for("site.user", username=username))
+    return go_back(url_for("site.user", username=username))
