@@ -114,15 +114,16 @@ def _heads() -> frozenset[str]:
 
 
 def default_instance_path() -> Path:
-    """The instance folder Quart gives the app (``instance/`` beside a checkout,
-    ``<prefix>/var/quartblog-instance`` for an installed package), found without
-    building the app."""
+    """The app's instance folder (the default SQLite file, media/), found without
+    building the app: ``instance/`` beside a checkout (an editable install), and
+    ``./instance/`` in the working directory for an installed package (not Quart's
+    ``<venv>/var/quartblog-instance``, hidden inside the virtualenv)."""
     from flask.sansio.scaffold import find_package  # what Quart itself uses
 
     prefix, package_path = find_package(__package__ or "quartblog")
     if prefix is None:
         return Path(package_path) / "instance"
-    return Path(prefix) / "var" / f"{__package__ or 'quartblog'}-instance"
+    return Path.cwd() / "instance"
 
 
 def head_revisions() -> set[str]:
