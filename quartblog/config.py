@@ -149,6 +149,21 @@ def _coerce(name: str, type_: Any, raw: str) -> Any:
     return raw or None if "None" in type_name else raw
 
 
+def import_optional(module: str, extra: str, setting: str):
+    """``module``, from the optional ``extra``; missing, a ConfigError that says what
+    to install (instead of a traceback at start-up)."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name != module.partition(".")[0]:
+            raise  # the package is there, but broken: keep its own error
+        raise ConfigError(f"{PREFIX}{setting} needs the {module.partition('.')[0]!r} package, which is not "
+                          f"installed: pip install 'quartblog[{extra}]' (from a checkout: pip install -e '.[{extra}]')"
+                          ) from exc
+
+
 def check_env(config: Mapping[str, Any]) -> str:
     """The environment's name; an unknown one (a typo: ``prod``) is an error, never
     a silent development run with the development key."""
