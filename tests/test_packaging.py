@@ -113,3 +113,25 @@ def test_a_wheel_install_migrates_an_empty_mariadb_database_and_serves(tmp_path,
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+    # No database URL: the SQLite file is ./instance/quartblog.db where the commands run (it
+    # was <venv>/var/quartblog-instance/, where nobody looks), and the server finds the
+    # database the command migrated (else it would refuse to start: schema out of date).
+    default = command_env(None, SECRET_KEY="wheel-test-secret-key-0123456789-abcdefghij")
+    init = run([str(python), "-m", "quart", "--app", "quartblog", "db", "init"], cwd=elsewhere, env=default)
+    assert init.returncode == 0 and "ship with the package" in init.stdout, init.stdout + init.stderr
+    assert str(site / "quartblog" / "alembic") in init.stdout
+    upgraded = run([str(python), "-m", "quart", "--app", "quartblog", "db", "upgrade"], cwd=elsewhere, env=default)
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert (elsewhere / "instance" / "quartblog.db").is_file()
+    assert not (venv / "var").exists()
+    port = _free_port()
+    server = subprocess.Popen([str(python), "-m", "hypercorn", "quartblog:app", "--bind", f"127.0.0.1:{port}"],
+                              cwd=elsewhere, env=default, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        _wait_until_healthy(server, f"http://127.0.0.1:{port}/healthz")
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=30) as response:
+            assert response.status == 200
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
