@@ -29,7 +29,9 @@ from alembic import context
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from quartblog.config import Settings
+from alembic.util import CommandError
+
+from quartblog.config import ConfigError, Settings, check_database_url
 from quartblog.db import create_engine, default_database_url, normalize_url
 from quartblog.migrations import compare_server_default, default_instance_path, include_object_for
 from quartblog.migrations.autogenerate import write_revision
@@ -48,8 +50,10 @@ target_metadata = Base.metadata
 def database_url() -> str:
     url = (config.attributes.get("database_url") or Settings.from_env().DATABASE_URL
            or config.get_main_option("sqlalchemy.url"))
-    if not url:
-        url = default_database_url(default_instance_path())
+    try:
+        url = check_database_url(url) or default_database_url(default_instance_path())
+    except ConfigError as exc:  # alembic prints a CommandError as one line: FAILED: ...
+        raise CommandError(str(exc)) from exc
     return normalize_url(url).render_as_string(hide_password=False)
 
 

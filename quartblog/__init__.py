@@ -15,7 +15,7 @@ import threading
 import traceback
 from typing import TYPE_CHECKING, Any, Mapping, NoReturn
 
-from .config import Settings, check_secret_key, check_site_url
+from .config import Settings, check_database_url, check_env, check_secret_key, check_site_url
 
 if TYPE_CHECKING:
     from quart import Quart
@@ -23,11 +23,16 @@ if TYPE_CHECKING:
 
 def create_app(config: Mapping[str, Any] | None = None) -> Quart:
     from .web.application import BlogApp
+    from .migrations import default_instance_path
 
-    app = BlogApp(__name__, instance_relative_config=True)
+    # The instance folder (the default SQLite file, media/) is where alembic's env.py
+    # looks too: the checkout's instance/, or ./instance/ for an installed package.
+    app = BlogApp(__name__, instance_relative_config=True, instance_path=str(default_instance_path()))
     settings = Settings.from_env().as_dict()
     settings.update(config or {})
     app.config.update(settings)
+    app.config["ENV"] = check_env(app.config)
+    app.config["DATABASE_URL"] = check_database_url(app.config.get("DATABASE_URL"))
     app.config["SECRET_KEY"] = check_secret_key(app.config)
     app.config["SITE_URL"] = check_site_url(app.config)
     production = app.config["ENV"] == "production"

@@ -14,15 +14,21 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
+import click
 from pydantic import TypeAdapter, ValidationError
 
 PREFIX = "QUARTBLOG_"
 DEV_SECRET_KEY = "dev-only-secret-key-change-me-in-production-0123456789"
 MIN_SECRET_KEY_LENGTH = 32
+ENVIRONMENTS = ("development", "testing", "production")
+# The async drivers quartblog is tested with, per database (the first is the suggestion).
+ASYNC_DRIVERS = {"sqlite": ("aiosqlite",), "mysql": ("asyncmy", "aiomysql"),
+                 "mariadb": ("asyncmy", "aiomysql"), "postgresql": ("asyncpg",)}
 
 
-class ConfigError(RuntimeError):
-    """A setting is missing or wrong: the app refuses to start."""
+class ConfigError(click.ClickException, RuntimeError):
+    """A setting is missing or wrong: the app refuses to start.  A ClickException, so
+    that ``quart --app quartblog ...`` says it in one line (``Error: ...``) too."""
 
 
 def _list(value: str) -> list[str]:
@@ -157,6 +163,62 @@ def _is_list(type_: Any) -> bool:
 def _type_name(type_: Any) -> str:
     args = [a for a in typing.get_args(type_) if a is not type(None)]
     return getattr(args[0] if args else type_, "__name__", str(type_))
+
+
+def import_optional(module: str, extra: str, setting: str):
+    """``module``, from the optional ``extra``; missing, a ConfigError that says what
+    to install (instead of a traceback at start-up)."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name != module.partition(".")[0]:
+            raise  # the package is there, but broken: keep its own error
+        raise ConfigError(f"{PREFIX}{setting} needs the {module.partition('.')[0]!r} package, which is not "
+                          f"installed: pip install 'quartblog[{extra}]' (from a checkout: pip install -e '.[{extra}]')"
+                          ) from exc
+
+
+def check_env(config: Mapping[str, Any]) -> str:
+    """The environment's name; an unknown one (a typo: ``prod``) is an error, never
+    a silent development run with the development key."""
+    env = config.get("ENV")
+    if env not in ENVIRONMENTS:
+        raise ConfigError(f"{PREFIX}ENV={env!r} is not a known environment: use one of {', '.join(ENVIRONMENTS)}")
+    return env
+
+
+def check_database_url(url: str | None) -> str | None:
+    """The database URL, or None (the default SQLite file); a URL without one of the
+    async drivers (``mysql://``, which SQLAlchemy gives to MySQLdb) is an error that
+    names the URL to write instead."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    if not url:
+        return None
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ConfigError(f"{PREFIX}DATABASE_URL is not a database URL ({exc}), e.g. "
+                          "mysql+asyncmy://user:password@127.0.0.1:3306/quartblog") from exc
+    name, _, driver = parsed.drivername.partition("+")
+    backend = "postgresql" if name == "postgres" else name  # postgres:// as Heroku writes it
+    drivers = ASYNC_DRIVERS.get(backend)
+    shown = parsed.render_as_string(hide_password=True)
+    if drivers is None:
+        supported = ", ".join(f"{known}+{each}://" for known, each_drivers in ASYNC_DRIVERS.items()
+                              for each in each_drivers if known != "mariadb")
+        raise ConfigError(f"{PREFIX}DATABASE_URL={shown} names a database quartblog does not support: "
+                          f"use {supported}")
+    if driver not in drivers or name != backend:
+        suggestions = [parsed.set(drivername=f"{backend}+{driver}").render_as_string(hide_password=True)
+                       for driver in drivers]
+        alternative = f" (or {suggestions[1]})" if len(suggestions) > 1 else ""
+        raise ConfigError(f"{PREFIX}DATABASE_URL={shown} names no async driver quartblog runs on: "
+                          f"use {suggestions[0]}{alternative}")
+    return url
 
 
 def check_secret_key(config: Mapping[str, Any]) -> str:

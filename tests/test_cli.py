@@ -157,3 +157,17 @@ def test_seed_refuses_a_database_behind_the_newest_migration_with_the_apps_messa
     assert result.exit_code == 1
     assert result.output == f"Error: {message}\n"
     assert "is at revision 0002" in message and "alembic upgrade head" in message
+
+
+def test_a_bad_setting_is_one_line_on_the_command_line_too(tmp_path):
+    # the quart command printed the ConfigError's traceback
+    from .commands import quart
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'x.db'}"
+    for settings, why in [({"ENV": "prod"}, "QUARTBLOG_ENV='prod' is not a known environment: "
+                                            "use one of development, testing, production"),
+                          ({"ENV": "production"}, "QUARTBLOG_SECRET_KEY must be set")]:
+        result = quart("db", "current", url=url, **settings)
+        assert result.returncode == 1
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"Error: {why}"), result.stderr

@@ -129,3 +129,42 @@ def test_db_commands_report_alembic_errors_as_one_clear_message(tmp_path):
     result = runner.invoke(args=["db", "upgrade", "nosuchrevision"])
     assert result.exit_code == 1
     assert "Error: " in result.output and "nosuchrevision" in result.output
+
+
+def test_migrate_without_a_model_change_writes_no_revision(database, scripts):
+    # as Flask-Migrate: "No changes in schema detected." (it wrote an empty revision file)
+    runner = create_app(make_config(database)).test_cli_runner()
+    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+    before = sorted(p.name for p in (scripts / "versions").glob("*.py"))
+    for args in (["db", "migrate", "-m", "nothing"], ["db", "revision", "--autogenerate", "-m", "nothing"]):
+        result = runner.invoke(args=args)
+        assert result.exit_code == 0, result.output
+        assert "No changes in schema detected." in result.stdout
+        assert "Generating" not in result.output
+        assert sorted(p.name for p in (scripts / "versions").glob("*.py")) == before
+    assert runner.invoke(args=["db", "current"]).stdout.strip() == f"{HEAD} (head)"
+
+
+def test_check_gives_its_answer_alone_and_more_with_v(tmp_path):
+    # it printed 135 INFO lines (one per revision the linter renders) before its answer
+    runner = create_app(make_config(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")).test_cli_runner()
+    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+    quiet = runner.invoke(args=["db", "check"])
+    assert quiet.exit_code == 0, quiet.output
+    assert quiet.output.splitlines() == ["No new upgrade operations detected."]
+    verbose = runner.invoke(args=["db", "check", "-v"])
+    assert verbose.exit_code == 0
+    assert "INFO  [alembic.runtime.migration]" in verbose.output
+    assert verbose.output.splitlines()[-1] == "No new upgrade operations detected."
+    upgraded = runner.invoke(args=["db", "downgrade", "base"])  # the other commands still show progress
+    assert "Running downgrade" in upgraded.output
+
+
+def test_init_says_the_migrations_ship_with_the_package(tmp_path):
+    # it answered "No such command 'init'. Did you mean 'lint'?"
+    runner = create_app(make_config(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")).test_cli_runner()
+    result = runner.invoke(args=["db", "init"])
+    assert result.exit_code == 0, result.output
+    assert "ship with the package" in result.output and str(migrations.config.SCRIPT_LOCATION) in result.output
+    assert "quart --app quartblog db upgrade" in result.output
+    assert not (tmp_path / "migrations").exists()

@@ -7,8 +7,6 @@ one fails this file with the place to look at, before anything subtler breaks.
   ``_should_recreate`` and ``copy_from`` (Alembic's public way, ``copy_from=`` in each
   revision, would make every revision carry its table), and renders ``base..start``
   with ``ScriptDirectory._upgrade_revs``.
-* flask (through Quart): ``flask.sansio.scaffold.find_package``, the instance folder Quart
-  itself computes, found without building the app (``migrations/config.py``).
 * quart: the unit of work (``web/unit_of_work.py``) overrides ``full_dispatch_request``
   and calls ``finalize_request(..., from_error_handler=True)``, and reads
   ``quart.globals.request_ctx``.
@@ -19,7 +17,7 @@ from __future__ import annotations
 import inspect
 from importlib.metadata import version
 
-WRITTEN_FOR = {"alembic": "1.20", "quart": "0.22", "flask": "3.1"}
+WRITTEN_FOR = {"alembic": "1.20", "quart": "0.22"}
 
 
 def _message(library: str, what: str) -> str:
@@ -38,13 +36,6 @@ def test_alembic_batch_internals_used_by_offline_sqlite_rendering():
     assert {"copy_from", "reflect_args", "reflect_kwargs"} <= set(init), _message("alembic", "BatchOperationsImpl's arguments")
     upgrade_revs = inspect.signature(ScriptDirectory._upgrade_revs).parameters
     assert list(upgrade_revs)[1:3] == ["destination", "current_rev"], _message("alembic", "ScriptDirectory._upgrade_revs")
-
-
-def test_flask_find_package_used_for_the_instance_folder():
-    from flask.sansio.scaffold import find_package
-
-    prefix, path = find_package("quartblog")
-    assert path and (prefix is None or isinstance(prefix, str)), _message("flask", "find_package")
 
 
 def test_quart_dispatch_internals_used_by_the_unit_of_work():

@@ -113,3 +113,34 @@ def test_a_wheel_install_migrates_an_empty_mariadb_database_and_serves(tmp_path,
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+    # No database URL: the SQLite file is ./instance/quartblog.db where the commands run (it
+    # was <venv>/var/quartblog-instance/, where nobody looks), and the server finds the
+    # database the command migrated (else it would refuse to start: schema out of date).
+    default = command_env(None, SECRET_KEY="wheel-test-secret-key-0123456789-abcdefghij")
+    init = run([str(python), "-m", "quart", "--app", "quartblog", "db", "init"], cwd=elsewhere, env=default)
+    assert init.returncode == 0 and "ship with the package" in init.stdout, init.stdout + init.stderr
+    assert str(site / "quartblog" / "migrations" / "scripts") in init.stdout
+    # ... and an alembic.ini for them: plain `alembic` works beside the installed package too
+    assert (elsewhere / "alembic.ini").is_file(), init.stdout
+    alembic_bin = [str(python), "-m", "alembic"]
+    history = run([*alembic_bin, "history"], cwd=elsewhere, env=default)
+    assert history.returncode == 0 and "0012 -> 0013 (head)" in history.stdout, history.stdout + history.stderr
+    upgraded = run([*alembic_bin, "upgrade", "0010"], cwd=elsewhere, env=default)
+    assert upgraded.returncode == 0 and "Running upgrade 0009 -> 0010" in upgraded.stderr, upgraded.stderr
+    back = run([*alembic_bin, "downgrade", "0008"], cwd=elsewhere, env=default)
+    assert back.returncode == 0 and "Running downgrade 0009 -> 0008" in back.stderr, back.stderr
+    upgraded = run([str(python), "-m", "quart", "--app", "quartblog", "db", "upgrade"], cwd=elsewhere, env=default)
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert (elsewhere / "instance" / "quartblog.db").is_file()
+    assert not (venv / "var").exists()
+    port = _free_port()
+    server = subprocess.Popen([str(python), "-m", "hypercorn", "quartblog:app", "--bind", f"127.0.0.1:{port}"],
+                              cwd=elsewhere, env=default, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        _wait_until_healthy(server, f"http://127.0.0.1:{port}/healthz")
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=30) as response:
+            assert response.status == 200
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -33,16 +33,15 @@ class _StderrHandler(logging.StreamHandler):
         pass
 
 
-def _show_alembic_progress() -> None:
-    """What alembic.ini's logging section does for ``alembic``: INFO lines on stderr,
-    for the length of the command."""
+def _show_alembic_progress(level: int = logging.INFO) -> None:
+    """What alembic.ini's logging section does for ``alembic``: INFO lines on stderr
+    (``level`` and above), for the length of the command."""
     logger = logging.getLogger("alembic")
     if all(isinstance(h, logging.NullHandler) for h in logger.handlers):
         handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("%(levelname)-5.5s [%(name)s] %(message)s"))
         saved = logger.level, logger.propagate
         logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
         logger.propagate = False
 
         def restore() -> None:
@@ -51,6 +50,15 @@ def _show_alembic_progress() -> None:
             logger.propagate = saved[1]
 
         click.get_current_context().call_on_close(restore)
+    logger.setLevel(level)
+
+
+def _skip_an_empty_autogenerate(context: Any, revision: Any, directives: list) -> None:
+    """``process_revision_directives`` for ``migrate`` (as Flask-Migrate's env.py): no
+    model change, no revision file."""
+    if directives and all(upgrade_ops.is_empty() for upgrade_ops in directives[0].upgrade_ops_list):
+        directives[:] = []
+        click.echo("No changes in schema detected.")
 
 
 def init_app(app: Quart) -> None:
@@ -89,15 +97,37 @@ def init_app(app: Quart) -> None:
     @click.option("--rev-id", default=None, help="The revision id (default: random).")
     @click.option("--head", default="head", show_default=True, help="The revision to build on.")
     def revision(message: str | None, autogenerate: bool, rev_id: str | None, head: str) -> None:
-        """Write a new revision file (empty, or --autogenerate'd from the models)."""
-        run("revision", message=message, autogenerate=autogenerate, rev_id=rev_id, head=head)
+        """Write a new revision file (empty, or --autogenerate'd from the models: none
+        when they match the migrations)."""
+        run("revision", message=message, autogenerate=autogenerate, rev_id=rev_id, head=head,
+            process_revision_directives=_skip_an_empty_autogenerate if autogenerate else None)
 
     @db_group.command("migrate")
     @click.option("-m", "--message", default=None, help="What the revision does.")
     @click.option("--rev-id", default=None, help="The revision id (default: random).")
     def migrate(message: str | None, rev_id: str | None) -> None:
-        """Autogenerate a revision from the models (= revision --autogenerate)."""
-        run("revision", message=message, autogenerate=True, rev_id=rev_id)
+        """Autogenerate a revision from the models (= revision --autogenerate); none when
+        nothing changed."""
+        run("revision", message=message, autogenerate=True, rev_id=rev_id,
+            process_revision_directives=_skip_an_empty_autogenerate)
+
+    @db_group.command("init")
+    def init() -> None:
+        """Nothing to create: the migrations ship with the package (Flask-Migrate's init makes
+        the folder).  Beside an installed package it writes an alembic.ini naming them, so
+        that `alembic ...` works there too."""
+        from pathlib import Path
+
+        from ..migrations.config import PROJECT_ROOT, SCRIPT_LOCATION, alembic_ini_text
+
+        click.echo(f"Nothing to initialise: quartblog's migrations ship with the package ({SCRIPT_LOCATION}). "
+                   "Run `quart --app quartblog db upgrade` to create or upgrade the database's tables, "
+                   "and `quart --app quartblog db migrate -m \"...\"` after changing a model.")
+        ini = Path("alembic.ini")
+        if ini.exists() or Path.cwd() == PROJECT_ROOT:
+            return
+        ini.write_text(alembic_ini_text(SCRIPT_LOCATION))
+        click.echo(f"Wrote {ini.resolve()} for them: `alembic upgrade head`, `alembic history` ... work here too.")
 
     @db_group.command("history")
     @click.option("-r", "--rev-range", default=None, help="e.g. 0002:head")
@@ -136,9 +166,12 @@ def init_app(app: Quart) -> None:
         click.echo(f"Migration linter: no unreviewed operation ({reviewed} reviewed).")
 
     @db_group.command("check")
-    def check() -> None:
+    @click.option("-v", "--verbose", is_flag=True, help="Show Alembic's progress (INFO lines).")
+    def check(verbose: bool) -> None:
         """Fail when a revision does something unsafe under traffic without marking it
         reviewed (the migration linter), or when the models and the migrations differ."""
+        if not verbose:
+            _show_alembic_progress(logging.WARNING)  # the answer alone: no line per linted revision
         lint_or_fail()
         run("check")
 

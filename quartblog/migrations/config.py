@@ -21,13 +21,69 @@ def script_location() -> Path:
     """The migration scripts: ``alembic/`` beside the package in a checkout (what
     alembic.ini names), else the copy an installed wheel carries in
     ``quartblog/migrations/scripts/`` (pyproject.toml maps the folder there)."""
-    checkout = PROJECT_ROOT / "alembic"
-    if (checkout / "env.py").is_file():
-        return checkout
+    if _in_checkout():
+        return PROJECT_ROOT / "alembic"
     return PACKAGE_DIR / "migrations" / "scripts"
 
 
+def _in_checkout() -> bool:
+    """Is the package imported from the repository (alembic/ beside it)?"""
+    return (PROJECT_ROOT / "alembic" / "env.py").is_file()
+
+
 SCRIPT_LOCATION = script_location()
+
+
+def alembic_ini_text(scripts: Path) -> str:
+    """An alembic.ini for the migrations in ``scripts`` (``quart db init`` writes it beside
+    an installed package, so that ``alembic upgrade head`` works there as in a checkout)."""
+    repository_ini = PROJECT_ROOT / "alembic.ini"
+    if repository_ini.is_file():
+        return repository_ini.read_text().replace("%(here)s/alembic", str(scripts))
+    return _INI.replace("{scripts}", str(scripts))
+
+
+_INI = """# Written by `quart --app quartblog db init`: the migrations of the installed quartblog.
+# The database URL comes from QUARTBLOG_DATABASE_URL, as for the app.
+[alembic]
+script_location = {scripts}
+file_template = %%(rev)s_%%(slug)s
+path_separator = os
+
+[loggers]
+keys = root,sqlalchemy,alembic
+
+[handlers]
+keys = console
+
+[formatters]
+keys = generic
+
+[logger_root]
+level = WARNING
+handlers = console
+qualname =
+
+[logger_sqlalchemy]
+level = WARNING
+handlers =
+qualname = sqlalchemy.engine
+
+[logger_alembic]
+level = INFO
+handlers =
+qualname = alembic
+
+[handler_console]
+class = StreamHandler
+args = (sys.stderr,)
+level = NOTSET
+formatter = generic
+
+[formatter_generic]
+format = %(levelname)-5.5s [%(name)s] %(message)s
+datefmt = %H:%M:%S
+"""
 
 
 def alembic_config(url: str | None = None, stdout: IO[str] | None = None) -> Config:
@@ -43,15 +99,13 @@ def alembic_config(url: str | None = None, stdout: IO[str] | None = None) -> Con
 
 
 def default_instance_path() -> Path:
-    """The instance folder Quart gives the app (``instance/`` beside a checkout,
-    ``<prefix>/var/quartblog-instance`` for an installed package), found without
-    building the app."""
-    from flask.sansio.scaffold import find_package  # what Quart itself uses
-
-    prefix, package_path = find_package("quartblog")
-    if prefix is None:
-        return Path(package_path) / "instance"
-    return Path(prefix) / "var" / "quartblog-instance"
+    """The app's instance folder (the default SQLite file, media/), found without
+    building the app: ``instance/`` beside a checkout (an editable install), and
+    ``./instance/`` in the working directory for an installed package (not Quart's
+    ``<venv>/var/quartblog-instance``, hidden inside the virtualenv)."""
+    if _in_checkout():
+        return PROJECT_ROOT / "instance"
+    return Path.cwd() / "instance"
 
 
 def include_object_for(dialect_name: str):

@@ -108,8 +108,9 @@ class RedisCache(BaseCache):
 
     def __init__(self, url: str, default_ttl: float, prefix: str = "quartblog:") -> None:
         super().__init__(default_ttl)
-        import redis.asyncio as redis  # optional dependency: pip install "quartblog[redis]"
+        from ..config import import_optional
 
+        redis = import_optional("redis.asyncio", "redis", "REDIS_URL")  # the optional "redis" extra
         self._redis = redis.from_url(url)
         self.prefix = prefix
 

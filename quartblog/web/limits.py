@@ -69,8 +69,9 @@ class SharedRedisStore(RateLimiterStoreABC):
         self._redis = None
 
     async def before_serving(self) -> None:
-        from redis import asyncio as aioredis  # the optional "redis" extra
+        from ..config import import_optional
 
+        aioredis = import_optional("redis.asyncio", "redis", "REDIS_URL")  # the optional "redis" extra
         self._redis = aioredis.from_url(self.url)
 
     async def after_serving(self) -> None:
