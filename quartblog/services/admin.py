@@ -24,7 +24,7 @@ from typing import Any, Awaitable, Callable
 from sqlalchemy import delete, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .post_states import state_condition
+from .post_states import HasState, state_condition
 from ..types import ID_MAX
 from ..models import Comment, Post, PostStatus, Role, Tag, Upload, User, post_tags
 from ..types import utcnow
@@ -174,7 +174,7 @@ async def delete_own_account(session: AsyncSession, user: User, password: str | 
 # --- posts -------------------------------------------------------------------------
 
 @dataclass
-class PostItem:
+class PostItem(HasState):
     id: int
     slug: str
     title: str
@@ -182,11 +182,6 @@ class PostItem:
     author: str
     status: str = PostStatus.PUBLISHED.value
     published_at: datetime | None = None
-
-    @property
-    def state(self) -> str:
-        """``draft``, ``scheduled`` or ``published``, as of now."""
-        return post_service.post_state(self.status, self.published_at)
 
 
 # The admin's post list shows every state, or one of them.

@@ -54,3 +54,14 @@ def may_see(post: Post, viewer_id: int | None, admin: bool = False) -> bool:
     """Drafts and scheduled posts: their author and admins only (``post``: a Post or a PostRow)."""
     return admin or post_state(post.status, post.published_at) == PUBLISHED or (
         viewer_id is not None and viewer_id == post.author_id)
+
+
+class HasState:
+    """For a row with ``status`` and ``published_at``: its state as of now."""
+
+    __slots__ = ()
+
+    @property
+    def state(self) -> str:
+        """``draft``, ``scheduled`` or ``published``, as of now."""
+        return post_state(self.status, self.published_at)  # type: ignore[attr-defined]

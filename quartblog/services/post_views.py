@@ -34,7 +34,7 @@ from ..text import search
 from .tags import normalize_tag
 from .users import following_expr
 
-from .post_states import PUBLISHED, may_see, post_state, public_condition
+from .post_states import PUBLISHED, HasState, may_see, public_condition
 
 LIMIT_MAX = 100
 
@@ -50,7 +50,7 @@ class AuthorRow:
 
 
 @dataclass(slots=True)
-class PostRow:
+class PostRow(HasState):
     """A post's columns (plain values, not an ORM object: lists build many of them)."""
 
     id: int
@@ -65,11 +65,6 @@ class PostRow:
     author: AuthorRow
     status: str = PostStatus.PUBLISHED.value
     published_at: datetime | None = None
-
-    @property
-    def state(self) -> str:
-        """``draft``, ``scheduled`` or ``published``, as of now."""
-        return post_state(self.status, self.published_at)
 
     @property
     def is_public(self) -> bool:
