@@ -34,7 +34,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Quart:
     app.config["DEBUG"] = False if production else app.config.get("DEBUG", False)
     app.config["TESTING"] = app.config["ENV"] == "testing"
 
-    from . import api, cache, cli, db, errors, health, limits, media, routing, site, visits
+    from . import api, cache, cli, db, errors, health, limits, media, request_body, routing, site, visits
 
     cache.init_app(app)
     db.init_app(app)
@@ -43,6 +43,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Quart:
     limits.init_app(app)
     cli.init_app(app)
     routing.init_app(app)  # converters before the blueprints; the proxy middleware
+    request_body.init_app(app)  # an answer leaves the connection reusable, or says Connection: close
     app.register_blueprint(health.blueprint)
     media.init_app(app)  # uploaded images: the storage, /media/<name>
     site.init_app(app)
