@@ -176,7 +176,8 @@ async def server(backend: str, tmp_path_factory: pytest.TempPathFactory):
             "QUARTBLOG_SITE_URL": f"http://127.0.0.1:{port}",
             "QUARTBLOG_DATABASE_URL": url,
             "QUARTBLOG_SECRET_KEY": TEST_SECRET,
-            "QUARTBLOG_AUTH_RATE_LIMIT_PER_MINUTE": "2",
+            "QUARTBLOG_AUTH_RATE_LIMIT_PER_MINUTE": "2",  # the 429 case is the log-in's
+            "QUARTBLOG_UPLOAD_RATE_LIMIT_PER_MINUTE": "0",
             "QUARTBLOG_DEFAULT_ROLE": "reader",
             "QUARTBLOG_UPLOAD_MAX_BYTES": str(UPLOAD_MAX_BYTES),
             "QUARTBLOG_MEDIA_DIR": str(tmp / "media"),
