@@ -28,6 +28,8 @@ import h11
 import httpx
 import pytest
 
+from quartblog import create_app
+from quartblog.config import ConfigError, Settings
 from quartblog.db import create_engine
 from quartblog.migrations import upgrade
 
@@ -349,3 +351,13 @@ async def test_a_body_that_never_arrives_is_not_waited_for(server, target, heade
         assert answer.closes and closed, answer
     finally:
         await client.close()
+
+
+def test_the_body_timeout_is_a_setting_quart_uses():
+    """QUARTBLOG_BODY_TIMEOUT becomes Quart's BODY_TIMEOUT (10 s unless set); 0 or less is refused."""
+    assert Settings.from_env({}).BODY_TIMEOUT == 10.0
+    assert Settings.from_env({"QUARTBLOG_BODY_TIMEOUT": "2.5"}).BODY_TIMEOUT == 2.5
+    assert create_app({"BODY_TIMEOUT": 2.5}).config["BODY_TIMEOUT"] == 2.5
+    for wrong in (0, -1):
+        with pytest.raises(ConfigError, match="QUARTBLOG_BODY_TIMEOUT"):
+            create_app({"BODY_TIMEOUT": wrong})
