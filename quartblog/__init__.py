@@ -40,7 +40,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Quart:
     app.config["TESTING"] = app.config["ENV"] == "testing"
 
     from . import api, cli, db, site
-    from .web import cache, errors, health, limits, media, routing, startup, visits
+    from .web import cache, errors, health, limits, media, request_body, routing, startup, visits
 
     cache.init_app(app)
     startup.init_app(app)  # the schema check, before the first request's other hooks
@@ -50,6 +50,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Quart:
     limits.init_app(app)
     cli.init_app(app)
     routing.init_app(app)  # converters before the blueprints; the proxy middleware
+    request_body.init_app(app)  # an answer leaves the connection reusable, or says Connection: close
     app.register_blueprint(health.blueprint)
     media.init_app(app)  # uploaded images: the storage, /media/<name>
     site.init_app(app)

@@ -72,6 +72,11 @@ class Settings:
     # max_statement_time, PostgreSQL statement_timeout). Both are answered 503.
     DB_CONNECT_TIMEOUT: float = 5.0
     DB_STATEMENT_TIMEOUT: float = 30.0
+    # Seconds a request's body may take to arrive, from the request's start (Quart's
+    # BODY_TIMEOUT, 60 s by default): a view waiting longer answers 408, and an answer
+    # given before the body came (quartblog/request_body.py) waits no longer for the
+    # rest; either way the connection is then closed. Must be > 0.
+    BODY_TIMEOUT: float = 10.0
     # Add an X-SQL-Statements header (statements the request ran) to every response:
     # for development and the benchmark, off in production.
     SQL_COUNT_HEADER: bool = False
