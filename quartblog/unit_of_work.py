@@ -34,8 +34,11 @@ from . import db
 log = logging.getLogger(__name__)
 
 # MySQL/MariaDB error codes: deadlock, lock wait timeout, "record has changed since
-# last read" (MariaDB's snapshot isolation check).
-MYSQL_RETRYABLE = frozenset({1213, 1205, 1020})
+# last read" (MariaDB's snapshot isolation check), and "SAVEPOINT ... does not exist":
+# a deadlock inside ``session.begin_nested()`` rolls the whole transaction back, and
+# SQLAlchemy then reports the failed ROLLBACK TO SAVEPOINT instead of the deadlock
+# (seen under pt-online-schema-change's triggers, issue 22).
+MYSQL_RETRYABLE = frozenset({1213, 1205, 1020, 1305})
 # PostgreSQL SQLSTATEs: serialization failure, deadlock, lock not available.
 POSTGRES_RETRYABLE = frozenset({"40001", "40P01", "55P03"})
 SQLITE_RETRYABLE = ("database is locked", "database table is locked")
