@@ -66,12 +66,14 @@ def is_retryable(exc: BaseException) -> bool:
         # committed row and takes the path for it (an upsert, a 404, a 422).
         return True
     orig = exc.orig
+    args = getattr(orig, "args", ())
+    if args and isinstance(args[0], int) and args[0] in MYSQL_RETRYABLE:
+        return True  # before the SQLSTATE: asyncmy gives 1305 one (42000) that says nothing
     sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
     if sqlstate is not None:
         return sqlstate in POSTGRES_RETRYABLE
-    args = getattr(orig, "args", ())
     if args and isinstance(args[0], int):
-        return args[0] in MYSQL_RETRYABLE
+        return False
     message = str(orig).lower()
     return any(text in message for text in SQLITE_RETRYABLE)
 
