@@ -35,7 +35,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from quartblog.config import Settings
-from quartblog.db import create_engine, default_database_url, normalize_url
+from quartblog.db import create_engine, default_database_url, normalize_url, set_write_intent
 from quartblog.migrations import compare_server_default, default_instance_path, include_object_for
 from quartblog.alembic.online import use_online_ddl
 from quartblog.models import Base
@@ -262,6 +262,9 @@ def do_run_migrations(connection: Connection) -> None:
 async def run_async_migrations(engine: AsyncEngine | None = None) -> None:
     if engine is None:
         engine = create_engine(database_url(), statement_timeout=0)  # DDL may take long
+    # A migration writes: on SQLite its transactions begin IMMEDIATE and wait their turn
+    # (busy timeout) behind the site's writers instead of failing "database is locked".
+    set_write_intent(True)
     try:
         async with engine.connect() as connection:
             await connection.run_sync(do_run_migrations)
