@@ -57,7 +57,7 @@ from __future__ import annotations
 import contextlib
 import io
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import ModuleType, SimpleNamespace
 from typing import Any, Iterable, Iterator
 
@@ -324,8 +324,7 @@ def lint_module(module: ModuleType, dialects: Iterable[str] = DIALECTS, history:
             for rule, target in findings_of(record(module, dialect, function), function):
                 keys.setdefault((function, rule, target))
     findings = [Finding(revision, rule, target, function=function) for function, rule, target in keys]
-    findings = [Finding(revision, f.rule, f.target, reviewed.get(f.key) or (HISTORY if history else None), function=f.function)
-                for f in findings]
+    findings = [replace(f, reviewed=reviewed.get(f.key) or (HISTORY if history else None)) for f in findings]
     matched = {finding.key for finding in findings}
     findings += [Finding(revision, "stale-review", key) for key in reviewed if key not in matched]
     return findings
