@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from alembic.util import CommandError
 
 from quartblog.config import ConfigError, Settings, check_database_url
-from quartblog.db import create_engine, default_database_url, normalize_url
+from quartblog.db import create_engine, default_database_url, normalize_url, set_write_intent
 from quartblog.migrations import compare_server_default, default_instance_path, include_object_for
 from quartblog.migrations.autogenerate import write_revision
 from quartblog.migrations.offline import run_offline
@@ -109,6 +109,9 @@ def do_run_migrations(connection: Connection) -> None:
 async def run_async_migrations(engine: AsyncEngine | None = None) -> None:
     if engine is None:
         engine = create_engine(database_url(), statement_timeout=0)  # DDL may take long
+    # A migration writes: on SQLite its transactions begin IMMEDIATE and wait their turn
+    # (busy timeout) behind the site's writers instead of failing "database is locked".
+    set_write_intent(True)
     try:
         async with engine.connect() as connection:
             await connection.run_sync(do_run_migrations)

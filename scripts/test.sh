@@ -40,6 +40,12 @@ if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt
     echo "installing chromium"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
+# Percona's pt-online-schema-change (Debian's percona-toolkit, with Perl DBI and DBD::mysql):
+# migrations that add a column to posts on MariaDB run through it (quartblog/migrations/pt_osc.py).
+if ! command -v pt-online-schema-change >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing percona-toolkit"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq percona-toolkit >/dev/null
+fi
 # Chinese fonts, so that the end-to-end test's screenshots of the Chinese pages show Chinese.
 if ! dpkg -s fonts-noto-cjk >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing fonts-noto-cjk"

@@ -44,7 +44,12 @@ findings are still reported (``quart db lint --all``), as reviewed with the reas
 Marking a reviewed operation: the revision module holds ``reviewed``, a dict from the
 finding's key (printed by the linter: ``"<rule> <table>.<column or index>"``) to the reason
 it is safe.  A key that matches nothing is itself an error, so marks do not outlive their
-operation.  ``upgrade()`` is linted; ``downgrade()`` undoes a release and is reviewed by hand.
+operation.  ``downgrade()`` is linted like ``upgrade()``: it runs against a serving
+release too (the way back of a deployment); its findings' keys end in ``(downgrade)``
+(``"drop-table counters (downgrade)"``; ``"data-with-schema downgrade"``), so a mark for
+one function never excuses the other.  An operation ``online.add_column(..., via="pt-osc")``
+is not ``blocking-ddl`` whatever its ``lock``: MariaDB runs it through
+pt-online-schema-change (``pt_osc.py``).
 """
 
 from __future__ import annotations
@@ -52,7 +57,7 @@ from __future__ import annotations
 import contextlib
 import io
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import ModuleType, SimpleNamespace
 from typing import Any, Iterable, Iterator
 
@@ -89,8 +94,11 @@ RULES = {
 _DML = re.compile(r"^\s*(WITH\b.*?\)\s*)?(UPDATE|INSERT|DELETE|REPLACE|MERGE|SELECT)\b", re.I | re.S)
 
 
+FUNCTIONS = ("upgrade", "downgrade")
+
+
 class LintError(RuntimeError):
-    """A revision's upgrade() could not be read."""
+    """A revision's upgrade() or downgrade() could not be read."""
 
 
 @dataclass(frozen=True)
@@ -99,10 +107,12 @@ class Finding:
     rule: str
     target: str
     reviewed: str | None = None  # the revision's reason, when it marks the finding
+    function: str = "upgrade"  # or "downgrade"
 
     @property
     def key(self) -> str:
-        return f"{self.rule} {self.target}"
+        key = f"{self.rule} {self.target}"
+        return key if self.function == "upgrade" or self.target == self.function else f"{key} ({self.function})"
 
     def __str__(self) -> str:
         state = f"reviewed: {self.reviewed}" if self.reviewed else RULES.get(self.rule, "")
@@ -111,7 +121,7 @@ class Finding:
 
 @dataclass
 class Recording:
-    """What one ``upgrade()`` did on one dialect."""
+    """What one ``upgrade()`` (or ``downgrade()``) did on one dialect."""
 
     operations: list[ops.MigrateOperation] = field(default_factory=list)
     statements: list[Any] = field(default_factory=list)  # through op.get_bind()
@@ -203,8 +213,8 @@ def _recording_operations(context: MigrationContext, recording: Recording) -> Op
     return operations
 
 
-def record(module: ModuleType, dialect: str) -> Recording:
-    """Run ``module.upgrade()`` against recording operations for ``dialect``."""
+def record(module: ModuleType, dialect: str, function: str = "upgrade") -> Recording:
+    """Run ``module.upgrade()`` (or ``function``) against recording operations for ``dialect``."""
     from quartblog.migrations import alembic_config
 
     recording = Recording()
@@ -215,11 +225,11 @@ def record(module: ModuleType, dialect: str) -> Recording:
     with environment:
         operations._install_proxy()
         try:
-            module.upgrade()
+            getattr(module, function)()
         except Exception as exc:
             raise LintError(
-                f"cannot lint revision {getattr(module, 'revision', module.__name__)} ({dialect}): "
-                f"{type(exc).__name__}: {exc}. The linter runs upgrade() without a database (op.get_bind() "
+                f"cannot lint revision {getattr(module, 'revision', module.__name__)} {function}() ({dialect}): "
+                f"{type(exc).__name__}: {exc}. The linter runs {function}() without a database (op.get_bind() "
                 "returns no rows); read the database in a data-only revision, or through op.get_bind().execute()"
             ) from exc
         finally:
@@ -237,7 +247,7 @@ def _column_target(table: str, column: str) -> str:
     return f"{table}.{column}"
 
 
-def findings_of(recording: Recording) -> list[tuple[str, str]]:
+def findings_of(recording: Recording, function: str = "upgrade") -> list[tuple[str, str]]:
     """(rule, target) for each unsafe operation of one recording."""
     found: list[tuple[str, str]] = []
     new_tables: set[str] = set()
@@ -296,7 +306,7 @@ def findings_of(recording: Recording) -> list[tuple[str, str]]:
         elif isinstance(operation, ops.RenameTableOp):
             found.append(("rename-table", operation.table_name))
     if data and schema_changed:
-        found.append(("data-with-schema", "upgrade"))
+        found.append(("data-with-schema", function))
     return found
 
 
@@ -306,12 +316,15 @@ def lint_module(module: ModuleType, dialects: Iterable[str] = DIALECTS, history:
     ``history``: a revision before the baseline, all of it reviewed as ``HISTORY``."""
     revision = getattr(module, "revision", module.__name__)
     reviewed: dict[str, str] = dict(getattr(module, "reviewed", None) or {})
-    keys: dict[tuple[str, str], None] = {}
-    for dialect in dialects:
-        for found in findings_of(record(module, dialect)):
-            keys.setdefault(found)
-    findings = [Finding(revision, rule, target, reviewed.get(f"{rule} {target}") or (HISTORY if history else None))
-                for rule, target in keys]
+    keys: dict[tuple[str, str, str], None] = {}
+    for function in FUNCTIONS:
+        if not callable(getattr(module, function, None)):
+            continue
+        for dialect in dialects:
+            for rule, target in findings_of(record(module, dialect, function), function):
+                keys.setdefault((function, rule, target))
+    findings = [Finding(revision, rule, target, function=function) for function, rule, target in keys]
+    findings = [replace(f, reviewed=reviewed.get(f.key) or (HISTORY if history else None)) for f in findings]
     matched = {finding.key for finding in findings}
     findings += [Finding(revision, "stale-review", key) for key in reviewed if key not in matched]
     return findings

@@ -47,6 +47,7 @@ from ..types import MYSQL_DIALECTS
 MYSQL = MYSQL_DIALECTS
 INDEX_ALGORITHM = "INPLACE"
 COLUMN_ALGORITHM = "INSTANT"
+PT_OSC = "pt-osc"
 
 
 class WithOptions(ExecutableDDLElement):
@@ -83,25 +84,35 @@ class OnlineOp:
 
     algorithm: str
     lock: str | None
+    via: str | None = None  # "pt-osc": MariaDB/MySQL run it through pt-online-schema-change
 
     @property
     def blocks_writes(self) -> bool:
-        """Whether MariaDB was allowed to stop writers (a reviewed exception)."""
+        """Whether MariaDB was allowed to stop writers (a reviewed exception).  Through
+        pt-osc it never is (shadow table, triggers, atomic rename: ``pt_osc.py``)."""
+        if self.via == PT_OSC:
+            return False
         return self.algorithm.upper() == "COPY" or (self.lock or "NONE").upper() not in ("NONE",)
+
+
+def _via(via: str | None) -> str | None:
+    if via not in (None, PT_OSC):
+        raise ValueError(f"via={via!r}: the only tool is {PT_OSC!r}")
+    return via
 
 
 class AddColumnOnlineOp(OnlineOp, ops.AddColumnOp):
     def __init__(self, table_name: str, column: sa.Column, *, algorithm: str = COLUMN_ALGORITHM,
-                 lock: str | None = None, **kw: Any) -> None:
+                 lock: str | None = None, via: str | None = None, **kw: Any) -> None:
         super().__init__(table_name, column, **kw)
-        self.algorithm, self.lock = algorithm, lock
+        self.algorithm, self.lock, self.via = algorithm, lock, _via(via)
 
 
 class DropColumnOnlineOp(OnlineOp, ops.DropColumnOp):
     def __init__(self, table_name: str, column_name: str, *, algorithm: str = COLUMN_ALGORITHM,
-                 lock: str | None = None, **kw: Any) -> None:
+                 lock: str | None = None, via: str | None = None, **kw: Any) -> None:
         super().__init__(table_name, column_name, **kw)
-        self.algorithm, self.lock = algorithm, lock
+        self.algorithm, self.lock, self.via = algorithm, lock, _via(via)
 
 
 class CreateIndexOnlineOp(OnlineOp, ops.CreateIndexOp):
@@ -121,16 +132,20 @@ class DropIndexOnlineOp(OnlineOp, ops.DropIndexOp):
 # --- what a revision calls ------------------------------------------------------------
 
 def add_column(table_name: str, column: sa.Column, *, algorithm: str = COLUMN_ALGORITHM,
-               lock: str | None = None) -> None:
-    """``op.add_column``, asked to happen without a table copy (MariaDB: INSTANT)."""
-    op.invoke(AddColumnOnlineOp(table_name, column, algorithm=algorithm, lock=lock))
+               lock: str | None = None, via: str | None = None) -> None:
+    """``op.add_column``, asked to happen without a table copy (MariaDB: INSTANT).
+    ``via="pt-osc"``: on MariaDB/MySQL through pt-online-schema-change (a shadow table
+    filled in chunks, triggers, an atomic rename: ``pt_osc.py``), for a table MariaDB
+    cannot alter in place without blocking writes (``posts``); elsewhere the plain path."""
+    op.invoke(AddColumnOnlineOp(table_name, column, algorithm=algorithm, lock=lock, via=via))
 
 
 def drop_column(table_name: str, column_name: str, *, algorithm: str = COLUMN_ALGORITHM,
-                lock: str | None = None) -> None:
+                lock: str | None = None, via: str | None = None) -> None:
     """``op.drop_column``, asked to happen without a table copy (MariaDB: INSTANT).
-    A contract step: the running release must no longer use the column."""
-    op.invoke(DropColumnOnlineOp(table_name, column_name, algorithm=algorithm, lock=lock))
+    A contract step: the running release must no longer use the column.  ``via``: as
+    ``add_column``."""
+    op.invoke(DropColumnOnlineOp(table_name, column_name, algorithm=algorithm, lock=lock, via=via))
 
 
 def create_index(index_name: str, table_name: str, columns: Sequence[Any], *, unique: bool = False,
@@ -158,6 +173,12 @@ def _add_column(operations: Operations, operation: AddColumnOnlineOp) -> None:
     if column.table is not None:
         column = column._copy()
     table = operations.schema_obj.table(operation.table_name, column, schema=operation.schema)
+    if operation.via == PT_OSC:
+        if column.foreign_keys:
+            raise ValueError(f"{operation.table_name}.{column.name}: add the column, then its foreign key")
+        _through_pt_osc(operations, operation.table_name, ddl.AddColumn(operation.table_name, column,
+                                                                        schema=operation.schema))
+        return
     operations.execute(WithOptions(ddl.AddColumn(operation.table_name, column, schema=operation.schema),
                                    mysql_options(operation.algorithm, operation.lock)))
     for constraint in table.constraints:  # as Alembic's add_column: a foreign key of the column
@@ -172,8 +193,30 @@ def _drop_column(operations: Operations, operation: DropColumnOnlineOp) -> None:
         return
     column = sa.Column(operation.column_name, sa.types.NullType())
     operations.schema_obj.table(operation.table_name, column, schema=operation.schema)
+    if operation.via == PT_OSC:
+        _through_pt_osc(operations, operation.table_name, ddl.DropColumn(operation.table_name, column,
+                                                                         schema=operation.schema))
+        return
     operations.execute(WithOptions(ddl.DropColumn(operation.table_name, column, schema=operation.schema),
                                    mysql_options(operation.algorithm, operation.lock)))
+
+
+def _through_pt_osc(operations: Operations, table_name: str, statement: ExecutableDDLElement) -> None:
+    """The statement's ``ADD COLUMN ...`` through pt-online-schema-change, after the
+    migration's transaction is committed (no metadata lock held on the table while the
+    tool swaps it).  Offline (``--sql``): the command to run, as a comment."""
+    from . import pt_osc
+
+    clause = pt_osc.alter_clause(str(statement.compile(dialect=operations.impl.dialect)), table_name)
+    context = operations.get_context()
+    if context.as_sql:
+        context.impl.static_output(f"-- run: {pt_osc.TOOL} --alter {clause!r} --execute "
+                                   f"--alter-foreign-keys-method {pt_osc.FOREIGN_KEYS_METHOD} D=<database>,t={table_name}")
+        return
+    from .batches import own_transactions
+
+    with own_transactions() as conn:
+        pt_osc.run(conn, table_name, clause)
 
 
 def _index(operations: Operations, operation: CreateIndexOnlineOp, **dialect_kw: Any) -> sa.Index:
@@ -268,7 +311,7 @@ def _register_renderers() -> None:
         def render(autogen_context, operation) -> str:
             autogen_context.imports.add("from quartblog.migrations import online")
             plain = plain_class.__new__(plain_class)
-            plain.__dict__.update({k: v for k, v in operation.__dict__.items() if k not in ("algorithm", "lock")})
+            plain.__dict__.update({k: v for k, v in operation.__dict__.items() if k not in ("algorithm", "lock", "via")})
             text = renderers.dispatch(plain)(autogen_context, plain)
             return text.replace(f"{autogen_context.opts['alembic_module_prefix']}{name}(", f"online.{name}(", 1)
 

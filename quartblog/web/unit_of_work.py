@@ -36,8 +36,11 @@ from . import response_cache
 log = logging.getLogger(__name__)
 
 # MySQL/MariaDB error codes: deadlock, lock wait timeout, "record has changed since
-# last read" (MariaDB's snapshot isolation check).
-MYSQL_RETRYABLE = frozenset({1213, 1205, 1020})
+# last read" (MariaDB's snapshot isolation check), and "SAVEPOINT ... does not exist":
+# a deadlock inside ``session.begin_nested()`` rolls the whole transaction back, and
+# SQLAlchemy then reports the failed ROLLBACK TO SAVEPOINT instead of the deadlock
+# (seen under pt-online-schema-change's triggers, issue 22).
+MYSQL_RETRYABLE = frozenset({1213, 1205, 1020, 1305})
 # PostgreSQL SQLSTATEs: serialization failure, deadlock, lock not available.
 POSTGRES_RETRYABLE = frozenset({"40001", "40P01", "55P03"})
 SQLITE_RETRYABLE = ("database is locked", "database table is locked")
@@ -65,12 +68,14 @@ def is_retryable(exc: BaseException) -> bool:
         # committed row and takes the path for it (an upsert, a 404, a 422).
         return True
     orig = exc.orig
+    args = getattr(orig, "args", ())
+    if args and isinstance(args[0], int) and args[0] in MYSQL_RETRYABLE:
+        return True  # before the SQLSTATE: asyncmy gives 1305 one (42000) that says nothing
     sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
     if sqlstate is not None:
         return sqlstate in POSTGRES_RETRYABLE
-    args = getattr(orig, "args", ())
     if args and isinstance(args[0], int):
-        return args[0] in MYSQL_RETRYABLE
+        return False
     message = str(orig).lower()
     return any(text in message for text in SQLITE_RETRYABLE)
 

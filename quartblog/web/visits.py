@@ -53,7 +53,14 @@ class VisitCounter:
             async with get_db(self.app).session() as session, session.begin():
                 await session.execute(_ADD_VISITS, rows, execution_options={"synchronize_session": False})
         except Exception as exc:
-            if not get_db(self.app).note_failure(exc):  # an outage is logged once, not every flush
+            from .unit_of_work import is_retryable
+
+            if get_db(self.app).note_failure(exc):  # an outage is logged once, not every flush
+                pass
+            elif is_retryable(exc):  # a deadlock with another writer (pt-osc's copy, say): no traceback
+                log.warning("could not write %d post visits (%s); keeping them for the next try",
+                            len(rows), getattr(exc, "orig", exc))
+            else:
                 log.exception("could not write %d post visits; keeping them for the next try", len(rows))
             self.pending.update(batch)
             return 0
