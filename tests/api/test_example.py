@@ -33,7 +33,7 @@ async def test_the_documented_client_example_works_and_can_run_again(app, monkey
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 2
     for line in lines:
-        assert re.fullmatch(r"Hello, API \['python', 'httpx'\] \d{4}-\d\d-\d\dT[\d:.]+Z", line)
+        assert re.fullmatch(r"Hello, API \['httpx', 'python'\] \d{4}-\d\d-\d\dT[\d:.]+Z", line)
 
     async with OverTheApp(base_url="http://127.0.0.1:8000/api") as api:
         articles = (await api.get("/articles", params={"author": "ada"})).json()
