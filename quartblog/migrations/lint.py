@@ -310,6 +310,21 @@ def findings_of(recording: Recording, function: str = "upgrade") -> list[tuple[s
     return found
 
 
+def _created(recording: Recording) -> set[tuple[str, str]]:
+    """The drops that undo what an upgrade() created: a downgrade dropping the upgrade's own
+    table or column takes away nothing the release it returns to uses."""
+    undone: set[tuple[str, str]] = set()
+    for operation in recording.operations:
+        if isinstance(operation, ops.CreateTableOp):
+            undone.add(("drop-table", operation.table_name))
+        elif isinstance(operation, ops.AddColumnOp):
+            undone.add(("drop-column", _column_target(operation.table_name, operation.column.name)))
+        elif isinstance(operation, ops.ModifyTableOps):
+            undone |= {("drop-column", _column_target(operation.table_name, op.column.name))
+                       for op in operation.ops if isinstance(op, ops.AddColumnOp)}
+    return undone
+
+
 def lint_module(module: ModuleType, dialects: Iterable[str] = DIALECTS, history: bool = False) -> list[Finding]:
     """Every finding of one revision (on any dialect), each with its reason when reviewed;
     a ``reviewed`` key that matches no finding is reported as rule ``stale-review``.
@@ -321,8 +336,11 @@ def lint_module(module: ModuleType, dialects: Iterable[str] = DIALECTS, history:
         if not callable(getattr(module, function, None)):
             continue
         for dialect in dialects:
-            for rule, target in findings_of(record(module, dialect, function), function):
-                keys.setdefault((function, rule, target))
+            recording = record(module, dialect, function)
+            undone = _created(record(module, dialect, "upgrade")) if function == "downgrade" else set()
+            for rule, target in findings_of(recording, function):
+                if (rule, target) not in undone:
+                    keys.setdefault((function, rule, target))
     findings = [Finding(revision, rule, target, function=function) for function, rule, target in keys]
     findings = [replace(f, reviewed=reviewed.get(f.key) or (HISTORY if history else None)) for f in findings]
     matched = {finding.key for finding in findings}
