@@ -52,6 +52,12 @@ NASTY_TEXT = [
 NASTY_JSON = [None, True, False, 0, -1, 2**31, 2**63, 10**30, -(10**30), 1.5, 1e308, float("nan"),
               float("inf"), [], {}, [[[[]]]], {"a": {"b": {"c": {}}}}, ["x"] * 50, [None], [{"x": 1}]]
 
+# Every parameter gets each of these (test_the_worst_values_in_every_parameter); the
+# hypothesis sweep draws from all of the above.
+WORST_TEXT = ["99999999999999999999", "-99999999999999999999", "-1", "\x00", "a\x00b", "\x1b[2J",
+              "x\ud800", "z" * 70_000, "é" * 300]
+WORST_JSON = [*WORST_TEXT, None, True, 10**30, -(10**30), 1e308, [], {}, {"a": {"b": {}}}, ["x"] * 50]
+
 text_values = st.one_of(
     st.sampled_from(NASTY_TEXT),
     st.text(st.characters(codec=None, exclude_categories=()), max_size=40),  # surrogates too
@@ -351,6 +357,37 @@ async def test_the_working_values_work(blog: Blog, route: Route):
     assert (400 <= status < 500) if route.refused else (status < 400), (str(route), url, status)
 
 
+def _hostile(blog: Blog, route: Route, kind: str, name: Any, value: Any):
+    """The route's working request with ``value`` at one place: (path, query, form, body)."""
+    path = {k: _fill(v, blog.ids) for k, v in route.path.items()}
+    query, form, body = dict(route.query), dict(route.form) if route.form is not None else None, route.json
+    if kind == "json":
+        body = _replaced(body, name, value)
+    else:
+        {"path": path, "query": query, "form": form}[kind][name] = value
+    return path, query, form, body
+
+
+def _count(backend: str, route: Route, status: int) -> None:
+    counts = _tally.setdefault(f"{backend} {route}", [0, 0])
+    counts[0] += 1
+    counts[1] += status >= 500
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("route", ROUTES, ids=str)
+async def test_the_worst_values_in_every_parameter(blog: Blog, backend: str, route: Route):
+    """Each of WORST_TEXT (and WORST_JSON in JSON bodies) at every place of the route."""
+    failures = []
+    for kind, name in _places(route):
+        for value in WORST_JSON if kind == "json" else WORST_TEXT:
+            status, url = await send(blog, route, *_hostile(blog, route, kind, name, value))
+            _count(backend, route, status)
+            if status >= 500:
+                failures.append((kind, name, repr(value)[:40], status))
+    assert TALLY or not failures, failures
+
+
 @pytest.mark.timeout(600)
 @pytest.mark.parametrize("route", ROUTES, ids=str)
 @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
@@ -359,17 +396,9 @@ async def test_the_working_values_work(blog: Blog, route: Route):
 @given(data=st.data())
 async def test_no_hostile_parameter_gets_a_5xx(blog: Blog, backend: str, route: Route, data):
     kind, name = data.draw(st.sampled_from(_places(route)), label="parameter")
-    path = {k: _fill(v, blog.ids) for k, v in route.path.items()}
-    query, form, body = dict(route.query), dict(route.form) if route.form is not None else None, route.json
-    if kind == "json":
-        body = _replaced(body, name, data.draw(json_values, label="value"))
-    else:
-        value = data.draw(text_values, label="value")
-        {"path": path, "query": query, "form": form}[kind][name] = value
-    status, url = await send(blog, route, path, query, form, body)
-    counts = _tally.setdefault(f"{backend} {route}", [0, 0])
-    counts[0] += 1
-    counts[1] += status >= 500
+    value = data.draw(json_values if kind == "json" else text_values, label="value")
+    status, url = await send(blog, route, *_hostile(blog, route, kind, name, value))
+    _count(backend, route, status)
     if not TALLY:
         assert status < 500, (str(route), kind, name, url)
 
