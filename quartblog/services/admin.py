@@ -27,8 +27,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..models import Comment, Post, PostStatus, Role, Tag, Upload, User, post_tags
 from ..types import utcnow
 from . import audit, counts, posts as post_service, sign_ins, uploads, users
-from .paging import Page
-from .errors import Errors, N_, NotFound, PermissionDenied, ValidationFailed
+from .paging import OFFSET_MAX, Page
+from .errors import Errors, Message, N_, NotFound, PermissionDenied, ValidationFailed
 from .tags import TAG_MAX, normalize_tags
 from .upsert import insert_missing
 
@@ -36,7 +36,13 @@ LIMIT_MAX = 100
 POSTS_CHOICES = ("keep", "delete")
 
 
+QUERY_MAX = 255  # characters of an admin list's search (SQLite refuses LIKE patterns of 50 KB)
+
+
 def _escape_like(text: str) -> str:
+    """``%text%`` for LIKE; ValidationFailed (``q``) past QUERY_MAX characters."""
+    if len(text) > QUERY_MAX:
+        raise ValidationFailed.one("q", Message("is too long (maximum is %(maximum)d characters)", maximum=QUERY_MAX))
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
@@ -59,7 +65,7 @@ async def _lock_acting_admin(session: AsyncSession, actor: User) -> set[int]:
 # --- users -------------------------------------------------------------------------
 
 def _bounded(limit: int, offset: int) -> tuple[int, int]:
-    return max(1, min(limit, LIMIT_MAX)), max(0, offset)
+    return max(1, min(limit, LIMIT_MAX)), max(0, min(offset, OFFSET_MAX))
 
 
 async def list_users(session: AsyncSession, *, q: str | None = None, limit: int = 50, offset: int = 0) -> Page:

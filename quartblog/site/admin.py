@@ -14,7 +14,7 @@ from ..models import Role
 from ..services import admin, audit, comments, moderation, settings, users
 from ..services.errors import N_, PermissionDenied, ValidationFailed
 from . import blueprint
-from .helpers import page_number, safe_next
+from .helpers import page_window, safe_next
 from .i18n import PREDICATES, field_message, gettext as _, ngettext, translate
 from .identity import login_required, viewer
 
@@ -31,7 +31,7 @@ def _require_admin() -> None:
 
 
 def _window() -> tuple[int, int]:
-    return PER_PAGE, (page_number() - 1) * PER_PAGE
+    return page_window(PER_PAGE)
 
 
 def _back(default: str):
