@@ -78,7 +78,7 @@ async def test_acting_on_a_comment_one_may_not_see_is_404(client, db_session, to
     response = await client.open(_url(slug, comment_id, action), method=method, headers=tokens[who])
     missing = await client.open(_url(slug, comment_id + 1000, action), method=method, headers=tokens[who])
     assert response.status_code == 404
-    assert await response.get_json() == await missing.get_json() == {"errors": {"comment": ["not found"]}}
+    assert await response.get_json() == await missing.get_json()  # as if there were no such comment
     assert await _state(db_session, comment_id) == before
 
 
