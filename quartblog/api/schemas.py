@@ -18,10 +18,10 @@ from quart_schema.pydantic import File
 
 from ..models import User
 from ..services.comments import CommentView
+from ..services.admin import QUERY_MAX
+from ..services.paging import OFFSET_MAX
 from ..services.posts import LIMIT_MAX, PostView
 from ..services.users import EMAIL_MAX, PASSWORD_MAX, Profile
-
-OFFSET_MAX = 1_000_000_000  # beyond any real page; keeps absurd numbers away from the database
 
 
 class Model(BaseModel):
@@ -290,7 +290,7 @@ class TagsResponse(Model):
 
 class AdminUsersQuery(Page):
     limit: int = Field(20, ge=1, le=LIMIT_MAX)
-    q: str | None = Field(None, max_length=255, description="part of the username or the email")
+    q: str | None = Field(None, max_length=QUERY_MAX, description="part of the username or the email")
 
 
 class AdminUserUpdate(Model):

@@ -29,13 +29,23 @@ from ..types import ID_MAX
 from ..models import Comment, Post, PostStatus, Role, Tag, Upload, User, post_tags
 from ..types import utcnow
 from . import audit, counts, posts as post_service, sign_ins, uploads, users
-from .paging import Page
-from .errors import Errors, N_, NotFound, PermissionDenied, ValidationFailed
+from .paging import OFFSET_MAX, Page
+from .errors import Errors, Message, N_, NotFound, PermissionDenied, ValidationFailed
 from .tags import TAG_MAX, normalize_tags
 from .upsert import insert_missing
 
 LIMIT_MAX = 100
 POSTS_CHOICES = ("keep", "delete")
+
+
+QUERY_MAX = 255  # characters of an admin list's search (SQLite refuses LIKE patterns of 50 KB)
+
+
+def _query(text: str) -> str:
+    """An admin list's search words; ValidationFailed (``q``) past QUERY_MAX characters."""
+    if len(text) > QUERY_MAX:
+        raise ValidationFailed.one("q", Message("is too long (maximum is %(maximum)d characters)", maximum=QUERY_MAX))
+    return text
 
 
 def require_admin(actor: User | None) -> User:
@@ -57,7 +67,7 @@ async def _lock_acting_admin(session: AsyncSession, actor: User) -> set[int]:
 # --- users -------------------------------------------------------------------------
 
 def _bounded(limit: int, offset: int) -> tuple[int, int]:
-    return max(1, min(limit, LIMIT_MAX)), max(0, offset)
+    return max(1, min(limit, LIMIT_MAX)), max(0, min(offset, OFFSET_MAX))
 
 
 async def list_users(session: AsyncSession, *, q: str | None = None, limit: int = 50, offset: int = 0) -> Page:
@@ -65,7 +75,7 @@ async def list_users(session: AsyncSession, *, q: str | None = None, limit: int 
     limit, offset = _bounded(limit, offset)
     condition = []
     if q and q.strip():
-        needle = q.strip().lower()
+        needle = _query(q.strip().lower())
         condition = [or_(func.lower(User.username).contains(needle, autoescape=True),
                          User.email.contains(needle, autoescape=True))]
     total = await session.scalar(select(func.count()).select_from(User).where(*condition))
@@ -205,7 +215,7 @@ async def list_posts(session: AsyncSession, *, author: str | None = None, tag: s
         tag_ids = select(Tag.id).where(Tag.name == (names[0] if names else ""))
         conditions.append(Post.id.in_(select(post_tags.c.post_id).where(post_tags.c.tag_id.in_(tag_ids))))
     for word in (q or "").split()[:8]:
-        conditions.append(Post.title.icontains(word, autoescape=True))
+        conditions.append(Post.title.icontains(_query(word), autoescape=True))
     base = select(func.count()).select_from(Post).join(User, User.id == Post.author_id).where(*conditions)
     total = await session.scalar(base)
     rows = await session.execute(
@@ -283,7 +293,7 @@ class TagItem:
 async def list_tags(session: AsyncSession, *, q: str | None = None, limit: int = 50, offset: int = 0) -> Page:
     """Tags by name with their post counts (unused ones too).  Two statements."""
     limit, offset = _bounded(limit, offset)
-    conditions = [Tag.name.contains(q.strip().lower(), autoescape=True)] if q and q.strip() else []
+    conditions = [Tag.name.contains(_query(q.strip().lower()), autoescape=True)] if q and q.strip() else []
     total = await session.scalar(select(func.count()).select_from(Tag).where(*conditions))
     count = (select(func.count()).select_from(post_tags).where(post_tags.c.tag_id == Tag.id)
              .correlate(Tag).scalar_subquery())

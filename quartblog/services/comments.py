@@ -21,7 +21,7 @@ from .text import check_text
 from .errors import Errors, Message, N_, NotFound, PermissionDenied
 from . import audit, settings
 from ..db import read_rows
-from .posts import AuthorRow, visible_post
+from .posts import AuthorRow, may_see, visible_post
 from .users import following_expr
 
 COMMENT_MAX = 10_000
@@ -61,6 +61,23 @@ def can_delete(user: User | None, comment: Comment, post_author_id: int | None =
     if user is None or user.disabled:
         return False
     return user.id == comment.author_id or can_moderate(user, post_author_id if post_author_id is not None else -1)
+
+
+def may_act(actor: User, post, comment: Comment, *, allowed: bool, why: str) -> None:
+    """Refuse an action on ``comment`` of ``post`` (``author_id``, ``status``,
+    ``published_at``) unless ``allowed``: NotFound when the actor may not see the comment
+    (a draft or scheduled post of someone else's, a hidden comment, someone else's pending
+    one), the answer reading it gives, so no action tells that it exists; else
+    PermissionDenied(``why``)."""
+    if not may_see(post, actor.id, actor.is_admin):
+        raise NotFound("comment")
+    if allowed:
+        return
+    shown = comment.state == CommentState.PUBLISHED or (
+        comment.state == CommentState.PENDING and comment.author_id == actor.id)
+    if not shown and not can_moderate(actor, post.author_id):
+        raise NotFound("comment")
+    raise PermissionDenied(why)
 
 
 def visible_to(viewer_id: int | None, moderator: bool):
@@ -142,14 +159,14 @@ async def add_comment(session: AsyncSession, author: User, slug: str, body: str 
 
 async def delete_comment(session: AsyncSession, actor: User, slug: str, comment_id: int) -> None:
     found = (await session.execute(
-        select(Comment, Post.author_id).join(Post, Post.id == Comment.post_id)
+        select(Comment, Post.author_id, Post.status, Post.published_at).join(Post, Post.id == Comment.post_id)
         .where(Post.slug == slug, Comment.id == comment_id)
     )).first()
     if found is None:
         raise NotFound("comment")
-    row, post_author_id = found
-    if not can_delete(actor, row, post_author_id):
-        raise PermissionDenied(N_("only the comment's author, the post's author or an admin can delete it"))
+    row, post_author_id = found[0], found.author_id
+    may_act(actor, found, row, allowed=can_delete(actor, row, post_author_id),
+            why=N_("only the comment's author, the post's author or an admin can delete it"))
     await session.execute(delete(Comment).where(Comment.id == row.id).execution_options(synchronize_session=False))
     session.expunge(row)
     if actor.id != row.author_id:  # a moderator's action

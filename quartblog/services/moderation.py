@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..models import Comment, CommentState, Post, User
 from . import audit
 from .paging import Page
-from .comments import CommentView, can_moderate
+from .comments import CommentView, can_moderate, may_act
 from .errors import N_, NotFound, PermissionDenied, ValidationFailed
 
 ACTIONS = {  # action -> the state it gives
@@ -37,13 +37,13 @@ async def set_state(session: AsyncSession, actor: User, slug: str, comment_id: i
     comment = await session.scalar(
         select(Comment).where(Comment.id == comment_id).with_for_update().execution_options(populate_existing=True))
     found = comment and (await session.execute(
-        select(User, Post.author_id).join(Post, Post.id == comment.post_id)
+        select(User, Post.author_id, Post.status, Post.published_at).join(Post, Post.id == comment.post_id)
         .where(User.id == comment.author_id, Post.slug == slug))).first()
     if not found:
         raise NotFound("comment")
-    writer, post_author_id = found
-    if not can_moderate(actor, post_author_id):
-        raise PermissionDenied(N_("only the post's author or an admin can moderate its comments"))
+    writer, post_author_id = found[0], found.author_id
+    may_act(actor, found, comment, allowed=can_moderate(actor, post_author_id),
+            why=N_("only the post's author or an admin can moderate its comments"))
     if action == "approve" and comment.state != CommentState.PENDING:
         raise ValidationFailed.one("comment", N_("is not waiting for approval"))
     comment.state = state

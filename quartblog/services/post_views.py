@@ -27,7 +27,7 @@ from ..db import read_rows
 from ..text.markdown import plain_summary
 from ..models import Comment, CommentState, Post, PostStatus, Tag, User, favorites, follows, post_tags
 from ..types import utcnow
-from .paging import Page
+from .paging import OFFSET_MAX, Page
 from .errors import NotFound, ValidationFailed
 from . import counts
 from ..text import search
@@ -284,8 +284,8 @@ async def list_posts(session: AsyncSession, flt: PostFilter | None = None, *,
     flt = flt or PostFilter()
     if limit < 1 or limit > LIMIT_MAX:
         raise ValidationFailed.one("limit", f"must be between 1 and {LIMIT_MAX}")
-    if offset < 0:
-        raise ValidationFailed.one("offset", "must not be negative")
+    if offset < 0 or offset > OFFSET_MAX:
+        raise ValidationFailed.one("offset", f"must be between 0 and {OFFSET_MAX}")
     count, page = _list_statements(flt, session.get_bind().dialect.name)
     params = _filter_params(flt, utcnow())  # one instant for both statements
     rows = (await read_rows(session, page, {**params, "limit": limit, "offset": offset})).all()

@@ -165,9 +165,13 @@ async def _flush_unique(session: AsyncSession, user: User) -> None:
 
 
 async def authenticate(session: AsyncSession, email: str | None, password: str | None) -> User | None:
-    """The user with this email and password, or None."""
+    """The user with this email and password, or None.  ValidationFailed for an email that
+    holds control characters: no account has one (and PostgreSQL cannot even compare NUL)."""
     if not email or not password:
         return None
+    errors = Errors()
+    check_text(errors, "email", email)
+    errors.raise_if_any()
     user = await session.scalar(select(User).where(User.email == email.strip().lower()))
     if user is None:
         await hash_password(password)  # same cost either way: no user enumeration by timing

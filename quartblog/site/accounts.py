@@ -45,7 +45,10 @@ async def login():
     if request.method == "GET":
         return await render_template("auth/login.html", form={}, errors={}, next=back)
     form = await request.form
-    user = await users.authenticate(get_session(), form.get("email"), form.get("password"))
+    try:
+        user = await users.authenticate(get_session(), form.get("email"), form.get("password"))
+    except ValidationFailed as exc:  # an email no account can have
+        return await render_invalid("auth/login.html", exc, next=back)
     if user is None:
         exc = ValidationFailed.one("password", N_("the email or the password is wrong"))
         return await render_invalid("auth/login.html", exc, next=back)

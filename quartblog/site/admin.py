@@ -17,7 +17,7 @@ from ..models import Role
 from ..services import admin, audit, comments, moderation, settings, users
 from ..services.errors import N_, PermissionDenied, ValidationFailed
 from . import blueprint
-from .helpers import go_back, page_number
+from .helpers import go_back, page_window
 from .i18n import PREDICATES, field_message, gettext as _, ngettext, translate
 from .identity import login_required, viewer
 
@@ -41,7 +41,7 @@ def admin_required(view: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitab
 
 
 def _window() -> tuple[int, int]:
-    return PER_PAGE, (page_number() - 1) * PER_PAGE
+    return page_window(PER_PAGE)
 
 
 def _reason(field: str, message: str) -> str:

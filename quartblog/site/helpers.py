@@ -9,20 +9,17 @@ from markupsafe import Markup
 from quart import current_app, g, has_request_context, redirect, render_template, request, url_for
 
 from ..text.markdown import render_markdown
+from ..services import paging
 from ..services.errors import ValidationFailed
 from . import blueprint
 
 
 # --- paging -------------------------------------------------------------------------
 
-def page_number() -> int:
-    return max(request.args.get("page", 1, type=int) or 1, 1)
-
-
-def page_window() -> tuple[int, int]:
-    """(limit, offset) of the requested page, in the configured page size."""
-    per_page = current_app.config["POSTS_PER_PAGE"]
-    return per_page, (page_number() - 1) * per_page
+def page_window(per_page: int | None = None) -> tuple[int, int]:
+    """(limit, offset) of the requested page, in the configured page size (or ``per_page``);
+    404 past any list's end (``services.paging.page_window``)."""
+    return paging.page_window(request.args.get("page"), per_page or current_app.config["POSTS_PER_PAGE"])
 
 
 # --- forms --------------------------------------------------------------------------

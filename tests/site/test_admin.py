@@ -60,8 +60,9 @@ def as_role(new_browser, people, db_session):
     return open_as
 
 
-def _action(url, form=None, *, check, allowed):
-    return {"url": url, "form": form or {}, "check": check, "allowed": allowed}
+def _action(url, form=None, *, check, allowed, unseen_by=()):
+    """``unseen_by``: those who may not see the object (someone else's held comment): 404."""
+    return {"url": url, "form": form or {}, "check": check, "allowed": allowed, "unseen_by": unseen_by}
 
 
 async def _state(db_session, comment_id):
@@ -75,7 +76,7 @@ ACTIONS = {
     "hide comment": _action("/posts/the-post/comments/{shown}/hide", allowed=MODERATORS,
                             check=lambda db, ids: _state(db, ids["shown"]), ),
     "approve comment": _action("/posts/the-post/comments/{held}/approve", allowed=MODERATORS,
-                               check=lambda db, ids: _state(db, ids["held"])),
+                               check=lambda db, ids: _state(db, ids["held"]), unseen_by={"reader"}),
     "delete rita's comment": _action("/posts/the-post/comments/{shown}/delete", allowed=MODERATORS | {"reader"},
                                      check=lambda db, ids: _count(db, Comment, Comment.id == ids["shown"])),
     "queue: approve": _action("/admin/comments/{held}/approve", allowed=ADMINS,
@@ -121,7 +122,7 @@ async def test_permission_matrix(name, who, as_role, blog, db_session):
         assert after != before
         return
     else:
-        assert page.status == 403, page.status
+        assert page.status == (404 if who in action["unseen_by"] else 403), page.status
     assert after == before
 
 
