@@ -15,7 +15,7 @@ import threading
 import traceback
 from typing import TYPE_CHECKING, Any, Mapping, NoReturn
 
-from .config import Settings, check_database_url, check_env, check_secret_key, check_site_url
+from .config import Settings, check_database_url, check_env, check_secret_key, check_site_url, check_smtp_url
 
 if TYPE_CHECKING:
     from quart import Quart
@@ -35,17 +35,19 @@ def create_app(config: Mapping[str, Any] | None = None) -> Quart:
     app.config["DATABASE_URL"] = check_database_url(app.config.get("DATABASE_URL"))
     app.config["SECRET_KEY"] = check_secret_key(app.config)
     app.config["SITE_URL"] = check_site_url(app.config)
+    app.config["SMTP_URL"] = check_smtp_url(app.config.get("SMTP_URL"))
     production = app.config["ENV"] == "production"
     app.config["DEBUG"] = False if production else app.config.get("DEBUG", False)
     app.config["TESTING"] = app.config["ENV"] == "testing"
 
-    from . import api, cli, db, site
+    from . import api, cli, db, jobs, site
     from .web import cache, errors, health, limits, media, request_body, routing, startup, visits
 
     cache.init_app(app)
     startup.init_app(app)  # the schema check, before the first request's other hooks
     db.init_app(app)
     visits.init_app(app)  # after db: its after_serving flush runs before the engine's dispose
+    jobs.init_app(app)  # after db, likewise: the web process's own worker (JOBS_IN_WEB)
     errors.init_app(app)
     limits.init_app(app)
     cli.init_app(app)

@@ -121,6 +121,30 @@ class Settings:
     AVATAR_SIZE: int = 256
     IMAGE_MAX_PIXELS: int = 50_000_000
     UPLOAD_RATE_LIMIT_PER_MINUTE: int = 30
+    # Mail (quartblog/mail/): the SMTP server, smtp://user:password@host:587?starttls=1 or
+    # smtps://user:password@host:465 (implicit TLS); unset, development and testing write
+    # each message to the instance folder's mail/ as an .eml file (and a log line), and
+    # production sends nothing (the admin says mail is not configured).  The sender, e.g.
+    # "My blog <blog@example.com>" (unset: SITE_NAME <noreply@the SITE_URL's host>).
+    SMTP_URL: str | None = None
+    MAIL_FROM: str | None = None
+    SMTP_TIMEOUT: float = 30.0
+    # Background jobs (quartblog/jobs/): the web process runs them too (set 0 when
+    # `quart --app quartblog worker` processes do); how many run at once per process;
+    # how often an idle worker looks for due jobs; a failed job runs again after
+    # JOB_RETRY_SECONDS, doubled each time (at most an hour), up to JOB_MAX_ATTEMPTS
+    # in all, then waits in the admin with its error; a job whose worker died runs
+    # again after JOB_LEASE_SECONDS.
+    JOBS_IN_WEB: bool = True
+    JOB_CONCURRENCY: int = 4
+    JOB_POLL_SECONDS: float = 1.0
+    JOB_RETRY_SECONDS: float = 10.0
+    JOB_MAX_ATTEMPTS: int = 8
+    JOB_LEASE_SECONDS: float = 120.0
+    # "Forgot password?": reset links per account per hour (more are not sent, and the
+    # answer stays the same); how long a link works.
+    PASSWORD_RESETS_PER_HOUR: int = 3
+    PASSWORD_RESET_SECONDS: int = 3600
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -256,4 +280,19 @@ def check_site_url(config: Mapping[str, Any]) -> str | None:
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
         raise ConfigError(f"{PREFIX}SITE_URL={url!r} must be an http(s) URL with a host and at most "
                           "a path prefix, e.g. https://blog.example.com or https://example.com/blog")
+    return url
+
+
+def check_smtp_url(url: str | None) -> str | None:
+    """The SMTP URL, or None; a URL that is not smtp:// or smtps:// with a host is an error."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+        raise ConfigError(f"{PREFIX}SMTP_URL must be smtp://user:password@host:587?starttls=1 or "
+                          "smtps://user:password@host:465")
+    try:
+        parts.port
+    except ValueError as exc:
+        raise ConfigError(f"{PREFIX}SMTP_URL has a bad port: {exc}") from exc
     return url

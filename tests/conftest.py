@@ -153,6 +153,10 @@ def make_config(database_url: str, **overrides) -> dict:
         # Visits written by the request itself; tests/test_response_cache.py checks
         # the buffered counter.
         "VIEW_COUNT_FLUSH_SECONDS": 0,
+        # Jobs run when a test drains them (quartblog.jobs.drain) or starts a worker
+        # (tests/test_jobs.py), not by a worker of the app's own in the background.
+        "JOBS_IN_WEB": False,
+        "JOB_RETRY_SECONDS": 0,
     }
     config.update(overrides)
     return config

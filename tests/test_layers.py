@@ -18,6 +18,8 @@ LAYERS = [
     ("services",),
     ("web",),
     ("site", "api"),
+    ("mail",),
+    ("jobs",),
     ("cli",),
 ]
 RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}

@@ -137,3 +137,43 @@ def init_app(app: Quart) -> None:
         click.echo("seeded " + ", ".join(f"{v} {k}" for k, v in counts.items()))
         click.echo(f"every demo user's password: {options['password']}")
 
+
+    @app.cli.command("set-password")
+    @click.argument("username")
+    @click.option("--password", help="Asked for twice (not echoed) when left out; read from stdin when it is not a terminal.")
+    def set_password(username: str, password: str | None) -> None:
+        """Set a user's password (signs out their browsers and revokes their API tokens)."""
+        import sys
+
+        from ..services import password_resets
+
+        if password is None:
+            if sys.stdin.isatty():
+                password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+            else:
+                password = sys.stdin.readline().rstrip("\r\n")
+
+        async def work(session: AsyncSession) -> User:
+            return await password_resets.set_password(session, username, password)
+
+        try:
+            user = _run_with_session(app, work)
+        except ServiceError as exc:
+            raise click.ClickException(_explain(exc)) from exc
+        click.echo(f"the password of {user.username} is changed; their sign-ins and API tokens are revoked")
+
+    @app.cli.command("worker")
+    @click.option("--concurrency", type=int, default=None, help="Jobs at once (default: QUARTBLOG_JOB_CONCURRENCY).")
+    @click.option("--burst", is_flag=True, help="Run the jobs due now, then exit.")
+    def worker(concurrency: int | None, burst: bool) -> None:
+        """Run background jobs (mail) until stopped (SIGTERM/SIGINT finish the jobs under way)."""
+        from .worker import run_worker
+
+        run_worker(app, concurrency=concurrency, burst=burst)
+
+
+def _explain(exc: ServiceError) -> str:
+    errors = getattr(exc, "errors", None)
+    if errors:
+        return "; ".join(f"{field} {' and '.join(map(str, messages))}" for field, messages in errors.items())
+    return str(exc)

@@ -15,7 +15,7 @@ from sqlalchemy import delete, exists, false, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..models import Role, User, follows
+from ..models import PasswordReset, Role, User, follows
 from ..types import utcnow
 from . import sign_ins
 from .text import check_text
@@ -78,7 +78,7 @@ def _check_username(errors: Errors, username: str | None) -> str | None:
     return username
 
 
-def _check_email(errors: Errors, email: str | None) -> str | None:
+def check_email(errors: Errors, email: str | None) -> str | None:
     if email is None or not email.strip():
         errors.add("email", N_("can't be blank"))
         return None
@@ -138,7 +138,7 @@ async def register(session: AsyncSession, *, username: str | None, email: str | 
                    default_role: str | Role = Role.AUTHOR) -> User:
     errors = Errors()
     username = _check_username(errors, username)
-    email = _check_email(errors, email)
+    email = check_email(errors, email)
     password = _check_password(errors, password)
     await _check_taken(session, errors, username=username, email=email)
     errors.raise_if_any()
@@ -202,7 +202,7 @@ async def update_user(session: AsyncSession, user: User, *, username: str | None
     """Change the given fields (None leaves a field alone; "" clears bio and image)."""
     errors = Errors()
     new_username = _check_username(errors, username) if username is not None else None
-    new_email = _check_email(errors, email) if email is not None else None
+    new_email = check_email(errors, email) if email is not None else None
     new_password = _check_password(errors, password) if password is not None else None
     new_bio = _check_optional(errors, "bio", bio, BIO_MAX, multiline=True)
     new_image = _check_optional(errors, "image", image, IMAGE_MAX)
@@ -222,6 +222,9 @@ async def update_user(session: AsyncSession, user: User, *, username: str | None
     if new_password is not None:
         user.password_hash = await hash_password(new_password)  # revokes API tokens (fingerprint)
         await sign_ins.delete_all(session, user.id)  # signs out every browser
+        # and voids every other "forgot password" link (the one being used is marked used)
+        await session.execute(delete(PasswordReset).where(PasswordReset.user_id == user.id,
+                                                          PasswordReset.used_at.is_(None)))
     if bio is not None:
         user.bio = new_bio
     if image is not None:

@@ -10,6 +10,7 @@ Modules, by concern:
 * ``social``    comments, favorites, follows
 * ``editor``    writing, editing, deleting posts (with a Markdown preview)
 * ``accounts``  register, log in/out, settings
+* ``recovery``  "Forgot password?" and the reset link it mails
 * ``admin``     users and roles
 * ``uploads``   images from the editor, avatars from the settings page
 * ``feeds``     Atom feeds (site, tag, author)
@@ -42,4 +43,4 @@ def init_app(app: Quart) -> None:
     vary_by(app, blueprint.name, i18n.get_locale)  # a cached page is in one language
 
 
-from . import accounts, admin, csrf, editor, feeds, helpers, i18n, identity, seo, social, uploads, views  # noqa: E402,F401
+from . import accounts, admin, csrf, editor, feeds, helpers, i18n, identity, recovery, seo, social, uploads, views  # noqa: E402,F401

@@ -73,8 +73,8 @@ def get_locale() -> str:
 
     Anything that stores a rendered page must key it by this too
     (the response cache: see the README's "Languages")."""
-    if not has_request_context():
-        return current_app.config["DEFAULT_LOCALE"]
+    if not has_request_context():  # a job writing a mail sets the recipient's (quartblog/mail/compose.py)
+        return g.get("locale") or current_app.config["DEFAULT_LOCALE"]
     locale = g.get("locale")
     if locale is None:
         locale = g.locale = _resolve()
@@ -135,6 +135,8 @@ FIELD_NAMES = {
     "posts": N_("The choice of posts"),
     "disabled": N_("The account"),
     "delete_password": N_("The password"),
+    "password_again": N_("The new password, again"),
+    "token": N_("The link"),
 }
 # Messages that say something about their field start like this; the others are sentences
 # of their own ("the email or the password is wrong") and are shown without the field's name.

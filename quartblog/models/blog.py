@@ -1,4 +1,4 @@
-"""The schema: SQLAlchemy 2 typed declarative models.
+"""The blog's tables: users, posts, tags, comments, sign-ins, uploads, settings, the audit log.
 
 Every relationship is ``lazy="raise"``: touching one that was not loaded
 explicitly (``selectinload``/``joinedload``) raises instead of doing hidden I/O.
@@ -31,8 +31,8 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.schema import PrimaryKeyConstraint
 
-from .text.search import search_text
-from .types import MYSQL_DIALECTS, LongText, UTCDateTime, utcnow
+from ..text.search import search_text
+from ..types import MYSQL_DIALECTS, LongText, UTCDateTime, utcnow
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_N_label)s",
@@ -154,6 +154,8 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # A disabled account cannot sign in; its sign-ins and API tokens stop working.
     disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sql_false())
+    # The language of the mails this person gets ("en", "zh_Hans"); None: the site's default.
+    locale: Mapped[str | None] = mapped_column(String(16))
 
     posts: Mapped[list["Post"]] = relationship(back_populates="author", lazy="raise")
 
@@ -378,22 +380,3 @@ class AuditEntry(Base):
 
     def __repr__(self) -> str:
         return f"<AuditEntry {self.id} {self.action} {self.target!r}>"
-
-
-__all__ = [
-    "AuditEntry",
-    "CommentState",
-    "Setting",
-    "Base",
-    "Comment",
-    "Post",
-    "PostStatus",
-    "Role",
-    "SignIn",
-    "Tag",
-    "Upload",
-    "User",
-    "favorites",
-    "follows",
-    "post_tags",
-]
