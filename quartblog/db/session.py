@@ -29,7 +29,8 @@ _statement_counter: ContextVar[list[int] | None] = ContextVar("quartblog_sql_cou
 
 # Tables whose rows no page or API response shows: writing them leaves cached
 # responses valid.  Every other table's writes invalidate them.
-CACHE_NEUTRAL_TABLES = frozenset({"sign_ins", "uploads", "jobs", "mail_deliveries", "password_resets"})
+CACHE_NEUTRAL_TABLES = frozenset({"sign_ins", "uploads", "jobs", "mail_deliveries", "password_resets",
+                                  "email_verifications", "subscribers"})
 # An execution option that marks a statement as changing nothing a cached page
 # shows (e.g. a visit counter): ``execution_options(changes_content=False)``.
 CHANGES_CONTENT = "changes_content"

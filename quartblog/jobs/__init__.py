@@ -15,6 +15,7 @@ import asyncio
 
 from quart import Quart
 
+from . import handlers  # noqa: F401 - registers the kinds of jobs
 from .runner import drain
 from .worker import Worker
 

@@ -1,7 +1,7 @@
 """The schema: SQLAlchemy 2 typed declarative models, one module per concern.
 
 * ``blog``      users, posts, tags, comments, sign-ins, uploads, settings, the audit log
-* ``accounts``  password-reset links
+* ``accounts``  links mailed to people: password resets, address verification, subscriptions
 * ``jobs``      background jobs (the outbox) and mail deliveries
 
 Every relationship is ``lazy="raise"``: touching one that was not loaded
@@ -10,7 +10,7 @@ Keys are integers (see docs/architecture.md); slugs and usernames are the
 public identifiers.
 """
 
-from .accounts import PasswordReset
+from .accounts import EmailVerification, PasswordReset, Subscriber
 from .blog import (
     FULLTEXT_DIALECTS,
     FULLTEXT_INDEX,
@@ -45,6 +45,7 @@ __all__ = [
     "Comment",
     "CommentState",
     "Counter",
+    "EmailVerification",
     "Job",
     "JobState",
     "MailDelivery",
@@ -53,6 +54,7 @@ __all__ = [
     "PostStatus",
     "Role",
     "Setting",
+    "Subscriber",
     "SignIn",
     "Tag",
     "TagCount",

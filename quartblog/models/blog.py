@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
 )
 from sqlalchemy import false as sql_false
+from sqlalchemy import true as sql_true
 from sqlalchemy.dialects import mysql
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -156,6 +157,10 @@ class User(Base):
     disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sql_false())
     # The language of the mails this person gets ("en", "zh_Hans"); None: the site's default.
     locale: Mapped[str | None] = mapped_column(String(16))
+    # When the address in ``email`` was shown to be theirs (a link mailed to it); None: not yet.
+    email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Mail me when someone comments on my posts (settings page; the mail's unsubscribe link).
+    notify_comments: Mapped[bool] = mapped_column(Boolean, default=True, server_default=sql_true())
 
     posts: Mapped[list["Post"]] = relationship(back_populates="author", lazy="raise")
 

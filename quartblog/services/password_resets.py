@@ -16,9 +16,6 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import secrets
 from datetime import timedelta
 
@@ -27,25 +24,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..models import PasswordReset, User
 from ..types import utcnow
-from . import audit, outbox, users
+from . import audit, link_tokens, outbox, users
 from .errors import Errors, N_, ValidationFailed
 
 MAIL_KIND = "mail.password_reset"
+PURPOSE = "password-reset"
 INVALID = N_("is invalid or has expired: ask for a new link")
-
-
-def _secret(secret_key: str, reset_id: str) -> str:
-    digest = hmac.new(secret_key.encode(), f"quartblog-password-reset:{reset_id}".encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-
-
-def _hash(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def token_for(secret_key: str, reset_id: str) -> str:
     """The link's token for a reset row (the mail job writes the link with it)."""
-    return f"{reset_id}.{_secret(secret_key, reset_id)}"
+    return link_tokens.token(secret_key, PURPOSE, reset_id)
 
 
 async def _create(session: AsyncSession, user: User, *, secret_key: str, lifetime: int, locale: str | None,
@@ -54,7 +43,7 @@ async def _create(session: AsyncSession, user: User, *, secret_key: str, lifetim
     reset_id = secrets.token_hex(16)
     reset = PasswordReset(id=reset_id, user_id=user.id, created_at=now,
                           expires_at=now + timedelta(seconds=lifetime),
-                          secret_hash=_hash(_secret(secret_key, reset_id)))
+                          secret_hash=link_tokens.secret_hash(secret_key, PURPOSE, reset_id))
     session.add(reset)
     await session.flush()
     await outbox.enqueue(session, MAIL_KIND, {"reset_id": reset_id, "locale": locale or user.locale,
@@ -91,15 +80,16 @@ async def send_link(session: AsyncSession, actor: User, username: str, *, secret
 async def find(session: AsyncSession, token: str | None, *, secret_key: str,
                lock: bool = False) -> PasswordReset | None:
     """The unused, unexpired reset this token opens, or None (forged, used, expired)."""
-    reset_id, _, secret = (token or "").partition(".")
-    if len(reset_id) != 32 or not secret or len(secret) > 64:
+    parts = link_tokens.split(token)
+    if parts is None:
         return None
+    reset_id, secret = parts
     statement = select(PasswordReset).where(PasswordReset.id == reset_id)
     if lock:
         statement = statement.with_for_update()
     reset = await session.scalar(statement)
     if (reset is None or reset.used_at is not None or reset.expires_at <= utcnow()
-            or not hmac.compare_digest(reset.secret_hash, _hash(secret))):
+            or not link_tokens.matches(reset.secret_hash, secret)):
         return None
     return reset
 

@@ -12,6 +12,7 @@ from ..services import admin, users
 from ..services.errors import N_, ValidationFailed
 from . import blueprint
 from .helpers import form_errors, render_invalid, safe_next
+from .i18n import get_locale
 from .i18n import gettext as _
 from .identity import login_required, renew_sign_in, sign_in, sign_out, viewer
 
@@ -33,6 +34,7 @@ async def register():
                                     default_role=current_app.config["DEFAULT_ROLE"])
     except ValidationFailed as exc:
         return await render_invalid("auth/register.html", exc)
+    user.locale = get_locale()  # the language of the mails they will get
     await sign_in(user)
     await flash(_("Welcome, %(name)s! Your account is ready.", name=user.username), "success")
     return redirect(url_for("site.index"), 303)
@@ -52,6 +54,8 @@ async def login():
     if user is None:
         exc = ValidationFailed.one("password", N_("the email or the password is wrong"))
         return await render_invalid("auth/login.html", exc, next=back)
+    if user.locale != get_locale():
+        user.locale = get_locale()  # mails follow the language they sign in with
     await sign_in(user, remember=bool(form.get("remember")))
     await flash(_("Welcome back, %(name)s.", name=user.username), "success")
     return redirect(back or url_for("site.index"), 303)
