@@ -283,6 +283,11 @@ def check_site_url(config: Mapping[str, Any]) -> str | None:
     return url
 
 
+def mail_configured(config: Mapping[str, Any]) -> bool:
+    """Whether mail can reach people: an SMTP server is set (the admin says so when not)."""
+    return bool(config.get("SMTP_URL"))
+
+
 def check_smtp_url(url: str | None) -> str | None:
     """The SMTP URL, or None; a URL that is not smtp:// or smtps:// with a host is an error."""
     if not url:

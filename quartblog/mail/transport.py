@@ -13,17 +13,14 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiosmtplib
 
+from ..config import mail_configured  # noqa: F401 - part of the mail layer's face
+
 log = logging.getLogger("quartblog.mail")
 TRUE = ("1", "true", "yes", "on")
 
 
 class MailNotConfigured(RuntimeError):
     """Production without ``QUARTBLOG_SMTP_URL``: nothing can be sent."""
-
-
-def mail_configured(config: Mapping[str, Any]) -> bool:
-    """Whether mail can reach people: an SMTP server is set (what the admin checks)."""
-    return bool(config.get("SMTP_URL"))
 
 
 class Transport:

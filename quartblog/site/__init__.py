@@ -12,6 +12,7 @@ Modules, by concern:
 * ``accounts``  register, log in/out, settings
 * ``recovery``  "Forgot password?" and the reset link it mails
 * ``admin``     users and roles
+* ``admin_jobs`` background jobs: counts, the failed ones with their errors, run again
 * ``uploads``   images from the editor, avatars from the settings page
 * ``feeds``     Atom feeds (site, tag, author)
 
@@ -43,4 +44,4 @@ def init_app(app: Quart) -> None:
     vary_by(app, blueprint.name, i18n.get_locale)  # a cached page is in one language
 
 
-from . import accounts, admin, csrf, editor, feeds, helpers, i18n, identity, recovery, seo, social, uploads, views  # noqa: E402,F401
+from . import accounts, admin, admin_jobs, csrf, editor, feeds, helpers, i18n, identity, recovery, seo, social, uploads, views  # noqa: E402,F401
