@@ -58,7 +58,7 @@ async def test_readme_migration_workflow(backend, tmp_path, form):
         if form == "alembic":
             run_block(everyday, root, url)
             assert "CREATE TABLE" in (root / "up.sql").read_text()
-        with (root / "quartblog" / "models.py").open("a") as models:
+        with (root / "quartblog" / "models" / "blog.py").open("a") as models:
             models.write("\n\n" + model)
         output = run_block(alembic_loop if form == "alembic" else quart_loop, root, url)
         written = list((root / "alembic" / "versions").glob("*_add_bookmarks.py"))

@@ -75,8 +75,45 @@ def _wait_until_healthy(process: subprocess.Popen, url: str) -> None:
 CACHE_TTL_SECONDS = 2
 
 
+class SmtpInbox:
+    """What a real SMTP server (aiosmtpd, in a thread of its own) received from the blog."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.messages: list = []
+        self._arrived = threading.Condition()
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        import email
+        import email.policy
+
+        with self._arrived:
+            self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
+            self._arrived.notify_all()
+        return "250 OK"
+
+    def wait_for(self, to: str, timeout: float = 30):
+        with self._arrived:
+            assert self._arrived.wait_for(lambda: any(to in str(m["To"]) for m in self.messages), timeout), \
+                f"no mail to {to} within {timeout}s"
+            return [m for m in self.messages if to in str(m["To"])][-1]
+
+
 @pytest.fixture(scope="module")
-def server_env(browser_or_skip, tmp_path_factory) -> dict[str, str]:
+def inbox(browser_or_skip):
+    from aiosmtpd.controller import Controller
+
+    received = SmtpInbox()
+    controller = Controller(received, hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    received.url = f"smtp://127.0.0.1:{controller.port}"
+    yield received
+    controller.stop()
+
+
+@pytest.fixture(scope="module")
+def server_env(browser_or_skip, tmp_path_factory, inbox) -> dict[str, str]:
     """The server's environment: also for `quart --app quartblog ...` on the same blog."""
     return {
         **os.environ,
@@ -86,6 +123,9 @@ def server_env(browser_or_skip, tmp_path_factory) -> dict[str, str]:
         "QUARTBLOG_SECRET_KEY": "end-to-end-secret-key-0123456789-abcdefghij",
         "QUARTBLOG_MEDIA_DIR": str(tmp_path_factory.mktemp("e2e-media")),
         "QUARTBLOG_CACHE_TTL_SECONDS": str(CACHE_TTL_SECONDS),
+        # mail goes to the test's SMTP server, sent by the web process's own worker
+        "QUARTBLOG_SMTP_URL": inbox.url,
+        "QUARTBLOG_JOBS_IN_WEB": "1",
     }
 
 
@@ -486,3 +526,54 @@ def test_a_draft_with_an_image_is_scheduled_and_appears_at_its_time(server, serv
     reader.goto(server)
     _poll(reader, reader.get_by_role("link", name="Notes for the next trip", exact=True),
           until=time.monotonic() + CACHE_TTL_SECONDS + 30)
+
+
+def test_a_person_who_forgot_their_password_gets_back_in(server, server_env, inbox, page):
+    """Forgot password? -> the mail arrives at a real SMTP server -> its link -> a new
+    password; the browser and the API token from before the change are refused."""
+    import json
+    from urllib.error import HTTPError
+    from urllib.request import Request, urlopen
+
+    from playwright.sync_api import expect
+
+    subprocess.run([sys.executable, "-m", "quart", "--app", "quartblog", "create-user", "fay", "fay@example.com",
+                    "--password", "the old password"], env=server_env, check=True, capture_output=True)
+    login = Request(f"{server}/api/users/login", method="POST", headers={"Content-Type": "application/json"},
+                    data=json.dumps({"user": {"email": "fay@example.com", "password": "the old password"}}).encode())
+    with urlopen(login) as response:
+        token = json.load(response)["user"]["token"]
+    other = page.context.browser.new_context()  # fay's other browser, signed in before
+    other_tab = other.new_page()
+    other_tab.goto(f"{server}/login")
+    other_tab.get_by_label("Email").fill("fay@example.com")
+    other_tab.get_by_label("Password").fill("the old password")
+    other_tab.get_by_role("button", name="Log in").click()
+    expect(other_tab.get_by_text("Welcome back, fay.")).to_be_visible()
+
+    page.goto(f"{server}/login")
+    page.get_by_role("link", name="Forgot password?").click()
+    page.get_by_label("Email").fill("fay@example.com")
+    page.get_by_role("button", name="Send me a link").click()
+    expect(page.get_by_text("a link to choose a new password is on its way")).to_be_visible()
+
+    message = inbox.wait_for("fay@example.com")
+    assert message["Subject"] == "Reset your password"
+    link = re.search(r"http://\S+/reset-password/\S+", message.get_body(("plain",)).get_content()).group(0)
+    page.goto(link)
+    page.get_by_label("New password", exact=True).fill("the new password")
+    page.get_by_label("New password, again").fill("the new password")
+    page.get_by_role("button", name="Set the new password").click()
+    expect(page.get_by_text("Your password is changed.")).to_be_visible()
+    page.screenshot(path=str(ARTIFACTS / "password-reset-done.png"))
+
+    other_tab.goto(f"{server}/settings")
+    expect(other_tab).to_have_url(re.compile(r"/login"))  # signed out
+    other.close()
+    try:
+        urlopen(Request(f"{server}/api/user", headers={"Authorization": f"Token {token}"}))
+        raise AssertionError("the old API token still works")
+    except HTTPError as refused:
+        assert refused.code == 401
+    page.goto(link)
+    expect(page.get_by_text("This link is used, expired or not one we sent.")).to_be_visible()
