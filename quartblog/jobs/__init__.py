@@ -30,7 +30,7 @@ def init_app(app: Quart) -> None:
 
     @app.before_serving
     async def _start_worker() -> None:
-        worker = Worker(app)
+        worker = Worker(app, schema_gate=True)
         app.extensions[EXTENSION_KEY] = (worker, asyncio.create_task(worker.run()))
 
     @app.after_serving

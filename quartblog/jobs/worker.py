@@ -29,6 +29,7 @@ from ..db import get_db
 from ..models import Job
 from ..services import outbox
 from ..types import utcnow
+from ..web.startup import EXTENSION_KEY as SCHEMA_GATE
 from . import handlers
 from .runner import _claimable, claim, execute, session_factory, worker_name
 
@@ -38,8 +39,11 @@ SAQ_FUNCTION = "quartblog_job"
 
 class Worker:
     def __init__(self, app: Quart, *, owner: str | None = None, concurrency: int | None = None,
-                 poll_seconds: float | None = None) -> None:
+                 poll_seconds: float | None = None, schema_gate: bool = False) -> None:
         self.app = app
+        # In the web process: no job runs before the app found the schema current (the
+        # first request or /readyz checks it; AUTO_MIGRATE may be upgrading it).
+        self.schema_gate = schema_gate
         self.owner = owner or worker_name()
         self.concurrency = max(1, int(concurrency or app.config.get("JOB_CONCURRENCY") or 4))
         self.poll_seconds = float(poll_seconds if poll_seconds is not None else app.config.get("JOB_POLL_SECONDS") or 1)
@@ -78,6 +82,10 @@ class Worker:
                 await self._start_saq()
             while not self._stop.is_set():
                 try:
+                    if not await self._schema_ready():
+                        found = 0
+                        await self._pause()
+                        continue
                     await self._offer_periodic()
                     found = await (self._relay_due() if self._queue is not None else self._claim_and_start())
                     if self._failing:
@@ -90,14 +98,29 @@ class Worker:
                     self._failing = True
                 if found and self._queue is None and len(self._running) < self.concurrency:
                     continue  # there may be more due right now
-                self._wake.clear()
-                try:
-                    await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
-                except asyncio.TimeoutError:
-                    pass
+                await self._pause()
         finally:
             outbox.unlisten(engine, self.wake)
             await self._shutdown()
+
+    async def _pause(self) -> None:
+        self._wake.clear()
+        try:
+            await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+        except asyncio.TimeoutError:
+            pass
+
+    async def _schema_ready(self) -> bool:
+        if not self.schema_gate:
+            return True
+        gate = self.app.extensions.get(SCHEMA_GATE)
+        if gate is None or gate.checked:
+            return True
+        try:
+            await gate.check(report=False)
+        except Exception:  # noqa: BLE001 - not yet (outage, behind, being upgraded): the requests say why
+            return False
+        return gate.checked
 
     async def _claim_and_start(self) -> int:
         free = self.concurrency - len(self._running)
