@@ -79,7 +79,7 @@ async def send_link(session: AsyncSession, actor: User, username: str, *, secret
     if user.disabled:
         raise ValidationFailed.one("username", DISABLED)
     await _create(session, user, secret_key=secret_key, lifetime=lifetime, locale=None, base_url=base_url)
-    await audit.record(session, actor, "send-password-reset", user.username)
+    await audit.record(session, actor, "user.password_reset", f"user:{user.username}")
     return user
 
 

@@ -224,8 +224,8 @@ async def test_an_admin_mails_a_user_a_link(app, client, db_session, mailbox, pe
     assert (await client.get("/api/user", headers=people["alice"].headers)).status_code == 401
     assert (await log_in(client, "alice@example.com", NEW_PASSWORD)).status_code == 200
     await db_session.rollback()
-    entry = await db_session.scalar(select(AuditEntry).where(AuditEntry.action == "send-password-reset"))
-    assert entry is not None and entry.target == "alice"
+    entry = await db_session.scalar(select(AuditEntry).where(AuditEntry.action == "user.password_reset"))
+    assert entry is not None and entry.target == "user:alice"
 
 
 @pytest.mark.parametrize("who, status", [("anonymous", 401), ("rita", 403), ("alice", 403), ("dina", 401)])
