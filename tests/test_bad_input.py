@@ -181,6 +181,9 @@ ROUTES = [
     Route("GET", "/admin/settings"),
     Route("POST", "/admin/settings", form={"moderation.hold_new_accounts_days": "3"}),
     Route("GET", "/admin/audit", query=PAGE),
+    Route("GET", "/admin/jobs"),
+    Route("POST", "/admin/jobs/<id:job_id>/retry", path={"job_id": "1"}),
+    Route("POST", "/admin/jobs/retry"),
     # the API
     Route("POST", "/api/users", "anon", json={"user": {"username": "apinew", "email": "apinew@example.com",
                                                        "password": PASSWORD}}),
