@@ -284,8 +284,14 @@ def check_site_url(config: Mapping[str, Any]) -> str | None:
 
 
 def mail_configured(config: Mapping[str, Any]) -> bool:
-    """Whether mail can reach people: an SMTP server is set (the admin says so when not)."""
+    """Whether mail can reach people: an SMTP server is set (quartblog/mail/ sends
+    through it; the admin pages warn in production when it is not)."""
     return bool(config.get("SMTP_URL"))
+
+
+def mail_missing(config: Mapping[str, Any]) -> bool:
+    """Production without an SMTP server: reset links and notifications go nowhere."""
+    return config.get("ENV") == "production" and not mail_configured(config)
 
 
 def check_smtp_url(url: str | None) -> str | None:

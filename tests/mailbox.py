@@ -10,6 +10,7 @@ import email.policy
 import re
 from email.message import EmailMessage
 
+import pytest
 from aiosmtpd.smtp import SMTP
 
 from .servers import free_port
@@ -51,6 +52,15 @@ class Mailbox:
 
     def to(self, address: str) -> list[EmailMessage]:
         return [m for m in self.messages if address in str(m["To"])]
+
+
+@pytest.fixture
+async def mailbox():
+    """A running Mailbox for the test (``from ..mailbox import mailbox`` in the test module)."""
+    box = Mailbox()
+    await box.start()
+    yield box
+    await box.stop()
 
 
 def text_of(message: EmailMessage) -> str:

@@ -139,6 +139,11 @@ ROUTES = [
                                             "current_password": "wrong password", "new_password": ""}),
     Route("POST", "/settings/delete", "sam", form={"delete_password": "wrong password", "posts": "keep"}, refused=True),
     Route("POST", "/settings/avatar", "sam", form={"file": "not a file"}, refused=True),
+    Route("GET", "/forgot-password", "anon"),
+    Route("POST", "/forgot-password", "anon", form={"email": "ada@example.com"}),
+    Route("GET", "/reset-password/<token>", "anon", path={"token": "0" * 32 + ".forged"}, refused=True),
+    Route("POST", "/reset-password/<token>", "anon", path={"token": "0" * 32 + ".forged"},
+          form={"password": "a new passphrase", "password_again": "a new passphrase"}, refused=True),
     # site: writing and social
     Route("GET", "/write"),
     Route("POST", "/write", form=POST_FORM),
@@ -163,6 +168,7 @@ ROUTES = [
     Route("POST", "/admin/users/<username>/disable", path={"username": "vic"}, query={"next": "/admin"}),
     Route("POST", "/admin/users/<username>/enable", path={"username": "vic"}),
     Route("POST", "/admin/users/<username>/delete", path={"username": "doomed1"}, form={"posts": "keep"}),
+    Route("POST", "/admin/users/<username>/password-reset", path={"username": "vic"}, query={"next": "/admin"}),
     Route("GET", "/admin/posts", query={"author": "ada", "tag": "news", "q": "hello", "state": "draft", **PAGE}),
     Route("POST", "/admin/posts/bulk", form={"action": "unpublish", "ids": "{doomed_bulk}"}),
     Route("GET", "/admin/comments", query={"state": "hidden", **PAGE}),
@@ -175,11 +181,17 @@ ROUTES = [
     Route("GET", "/admin/settings"),
     Route("POST", "/admin/settings", form={"moderation.hold_new_accounts_days": "3"}),
     Route("GET", "/admin/audit", query=PAGE),
+    Route("GET", "/admin/jobs"),
+    Route("POST", "/admin/jobs/<id:job_id>/retry", path={"job_id": "1"}),
+    Route("POST", "/admin/jobs/retry"),
     # the API
     Route("POST", "/api/users", "anon", json={"user": {"username": "apinew", "email": "apinew@example.com",
                                                        "password": PASSWORD}}),
     Route("POST", "/api/users/login", "anon", json={"user": {"email": "ada@example.com",
                                                              "password": "wrong password"}}, refused=True),
+    Route("POST", "/api/users/password-reset", "anon", json={"user": {"email": "ada@example.com"}}),
+    Route("POST", "/api/users/password-reset/confirm", "anon",
+          json={"user": {"token": "0" * 32 + ".forged", "password": "a new passphrase"}}, refused=True),
     Route("GET", "/api/user"),
     Route("PUT", "/api/user", "sam", json={"user": {"bio": "Hi", "image": "", "email": "sam@example.com",
                                                     "username": "sam"}}),
@@ -211,6 +223,7 @@ ROUTES = [
     Route("PUT", "/api/admin/users/<username>", path={"username": "vic"},
           json={"user": {"role": "author", "disabled": False}}),
     Route("DELETE", "/api/admin/users/<username>", path={"username": "doomed2"}, query={"posts": "delete"}),
+    Route("POST", "/api/admin/users/<username>/password-reset", path={"username": "vic"}),
 ]
 
 _PLACEHOLDER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")

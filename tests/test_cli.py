@@ -1,4 +1,4 @@
-"""The command line: ``quart --app quartblog shell | create-user | set-role | seed | recount``."""
+"""The command line: ``quart --app quartblog shell | create-user | set-role | set-password | seed | recount``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from sqlalchemy import func, select, update
 from quartblog import create_app
 from quartblog.db import get_db
 from quartblog.migrations import upgrade
-from quartblog.models import Comment, Post, Role, Tag, TagCount, User, favorites, follows, post_tags
+from quartblog.models import Comment, PasswordReset, Post, Role, SignIn, Tag, TagCount, User, favorites, follows, post_tags
 from quartblog.services.users import authenticate
 
 from .conftest import clear_tables, make_config
@@ -84,6 +84,111 @@ def test_create_user_reports_invalid_input_and_taken_names(cli_app):
     assert again.exit_code != 0 and "username: has already been taken" in again.output
     short = runner.invoke(args=["create-user", "bob", "bob@example.com", "--password", "short"])
     assert short.exit_code != 0 and "password: is too short" in short.output
+
+
+def in_session(app, work):
+    """``await work(session)`` in a committed session of the app's, on a fresh loop."""
+
+    async def run():
+        db = get_db(app)
+        try:
+            async with db.session() as session:
+                result = await work(session)
+                await session.commit()
+                return result
+        finally:
+            await db.dispose()
+
+    return asyncio.run(run())
+
+
+def signed_in_twice(app, runner, password="long-enough") -> None:
+    """ada, with the account created by the command and signed in on two browsers, and an
+    unused "forgot password" link."""
+    from quartblog.services import password_resets, sign_ins
+
+    result = runner.invoke(args=["create-user", "ada", "ada@example.com", "--password", password])
+    assert result.exit_code == 0, result.output
+
+    async def sign_in(session):
+        ada = await session.scalar(select(User).where(User.username == "ada"))
+        for _ in range(2):
+            await sign_ins.create(session, ada)
+        await password_resets.request_reset(session, "ada@example.com", secret_key="k" * 40, lifetime=3600, per_hour=3)
+
+    in_session(app, sign_in)
+
+
+def password_works(app, password: str) -> bool:
+    return in_session(app, lambda session: authenticate(session, "ada@example.com", password)) is not None
+
+
+def counts(app) -> tuple[int, int]:
+    """ada's sign-ins and unused reset links."""
+    return (query(app, select(func.count()).select_from(SignIn))[0][0],
+            query(app, select(func.count()).select_from(PasswordReset))[0][0])
+
+
+def test_set_password_with_the_option_signs_out_everywhere(cli_app):
+    runner = cli_app.test_cli_runner()
+    signed_in_twice(cli_app, runner)
+    assert counts(cli_app) == (2, 1)
+    fingerprint = query(cli_app, select(User.password_hash))[0][0]
+    result = runner.invoke(args=["set-password", "ada", "--password", "a new passphrase"])
+    assert result.exit_code == 0, result.output
+    assert result.output == "the password of ada is changed; their sign-ins and API tokens are revoked\n"
+    assert counts(cli_app) == (0, 0)  # every browser signed out, every reset link void
+    assert query(cli_app, select(User.password_hash))[0][0] != fingerprint  # API tokens carry its fingerprint
+    assert not password_works(cli_app, "long-enough")
+    assert password_works(cli_app, "a new passphrase")
+
+
+def test_set_password_reads_the_password_from_stdin_when_it_is_not_a_terminal(cli_app):
+    runner = cli_app.test_cli_runner()
+    signed_in_twice(cli_app, runner)
+    result = runner.invoke(args=["set-password", "ada"], input="piped passphrase\n")
+    assert result.exit_code == 0, result.output
+    assert "piped passphrase" not in result.output and "Password" not in result.output  # no prompt
+    assert counts(cli_app) == (0, 0)
+    assert not password_works(cli_app, "long-enough")
+    assert password_works(cli_app, "piped passphrase")
+
+
+def test_set_password_from_a_pipe_in_a_real_shell(cli_app, database_url):
+    from .commands import quart
+
+    signed_in_twice(cli_app, cli_app.test_cli_runner())
+    result = quart("set-password", "ada", url=database_url, input="from a pipe, 1 2 3\r\n")
+    assert result.returncode == 0, result.stderr
+    assert "the password of ada is changed" in result.stdout
+    assert counts(cli_app) == (0, 0)
+    assert password_works(cli_app, "from a pipe, 1 2 3")
+
+
+@pytest.mark.parametrize("args, stdin, message", [
+    (["--password", "short"], None, "Error: password is too short (minimum is 8 characters)\n"),
+    ([], "short\n", "Error: password is too short (minimum is 8 characters)\n"),
+    ([], "", "Error: password can't be blank\n"),
+    (["--password", "x" * 5000], None, "Error: password is too long"),
+])
+def test_a_refused_password_changes_nothing(cli_app, args, stdin, message):
+    runner = cli_app.test_cli_runner()
+    signed_in_twice(cli_app, runner)
+    result = runner.invoke(args=["set-password", "ada", *args], input=stdin)
+    assert result.exit_code == 1
+    assert result.output.startswith(message), result.output
+    assert counts(cli_app) == (2, 1)
+    assert password_works(cli_app, "long-enough")
+
+
+def test_set_password_of_an_unknown_user(cli_app):
+    runner = cli_app.test_cli_runner()
+    signed_in_twice(cli_app, runner)
+    result = runner.invoke(args=["set-password", "nobody", "--password", "a new passphrase"])
+    assert result.exit_code == 1
+    assert result.output == "Error: user not found\n"
+    assert counts(cli_app) == (2, 1)
+    assert password_works(cli_app, "long-enough")
 
 
 def test_seed_fills_every_table_in_bulk(cli_app):

@@ -1,15 +1,17 @@
 """Extensions for the admin (role ``admin``; 403 otherwise): users, roles, disabling
-and deleting accounts.  The same services as the site's admin, so the same rules
+and deleting accounts, sending a password reset link.  The same services as the site's admin, so the same rules
 (the last admin, nobody disables themself) and the same audit rows."""
 
 from __future__ import annotations
 
+from quart import current_app
 from quart_schema import document_response, validate_querystring, validate_request, validate_response
 
 from ..db import get_session
 from ..web.media import get_storage
 from ..models import User
-from ..services import admin, users
+from ..services import admin, password_resets, users
+from ..web.routing import base_url
 from . import blueprint
 from .auth import token_required
 from .schemas import (
@@ -61,3 +63,15 @@ async def admin_delete_user(username: str, query_args: DeleteUserQuery, user: Us
     """Extension (admin): delete an account; ?posts=keep reassigns its posts and comments to 'deleted-user', ?posts=delete deletes them"""
     await admin.delete_user(get_session(), user, username, query_args.posts, storage=get_storage())
     return "", 204
+
+
+@blueprint.post("/admin/users/<username>/password-reset")
+@token_required
+@validate_response(AdminUserResponse, 202)
+@document_response(ErrorsResponse, 403)
+async def admin_send_password_reset(username: str, user: User):
+    """Extension (admin): mail a user a link that sets a new password (not to a disabled account: 422)"""
+    config = current_app.config
+    target = await password_resets.send_link(get_session(), user, username, secret_key=config["SECRET_KEY"],
+                                             lifetime=config["PASSWORD_RESET_SECONDS"], base_url=base_url())
+    return AdminUserResponse(user=AdminUserOut.of(target)), 202

@@ -97,6 +97,29 @@ class UpdateUserRequest(Model):
     user: UpdateUser
 
 
+# quartblog's extension of the contract: a way back into a locked account.
+
+class PasswordResetEmail(Model):
+    email: str = Field(max_length=EMAIL_MAX, description="The account's email address")
+
+
+class PasswordResetRequest(Model):
+    user: PasswordResetEmail
+
+
+RESET_TOKEN_MAX = 200  # a link's token is 32 hex characters, a dot and 43 more
+
+
+class PasswordResetConfirm(Model):
+    token: str = Field(min_length=1, max_length=RESET_TOKEN_MAX,
+                       description="The token of the mailed link (the last part of /reset-password/<token>)")
+    password: str = Field(max_length=PASSWORD_MAX, description="The new password")
+
+
+class PasswordResetConfirmRequest(Model):
+    user: PasswordResetConfirm
+
+
 # quartblog's extension of the contract: drafts and scheduled posts.  Both fields are
 # optional; without them an article is published at once, as RealWorld expects.
 Status = Literal["draft", "published", "scheduled"]
@@ -337,6 +360,15 @@ class AdminUserResponse(Model):
 class AdminUsersResponse(Model):
     users: list[AdminUserOut]
     users_count: int
+
+
+class PasswordResetAccepted(Model):
+    expires_in: int = Field(description="Seconds a mailed link works. The same answer whether or not an "
+                                        "account uses the address (a link goes only to an account's address)")
+
+
+class PasswordResetResponse(Model):
+    password_reset: PasswordResetAccepted
 
 
 class ErrorsResponse(Model):

@@ -14,7 +14,7 @@ from ..web.limits import auth_rate_limit
 from .schemas import ErrorsResponse, LoginUserRequest, NewUserRequest, UpdateUserRequest, UserResponse
 
 
-def _user_response(user: User) -> UserResponse:
+def user_response(user: User) -> UserResponse:
     return UserResponse.of(user, create_token(user))
 
 
@@ -27,7 +27,7 @@ async def register(data: NewUserRequest):
     new = data.user
     user = await users.register(get_session(), username=new.username, email=new.email,
                                 password=new.password, default_role=current_app.config["DEFAULT_ROLE"])
-    return _user_response(user), 201
+    return user_response(user), 201
 
 
 @blueprint.post("/users/login")
@@ -40,7 +40,7 @@ async def login(data: LoginUserRequest):
     user = await users.authenticate(get_session(), data.user.email, data.user.password)
     if user is None:
         raise InvalidCredentials("wrong email or password")
-    return _user_response(user)
+    return user_response(user)
 
 
 @blueprint.get("/user")
@@ -48,7 +48,7 @@ async def login(data: LoginUserRequest):
 @validate_response(UserResponse)
 async def current_user(user: User):
     """The current user, with a fresh token"""
-    return _user_response(user)
+    return user_response(user)
 
 
 @blueprint.put("/user")
@@ -58,4 +58,4 @@ async def current_user(user: User):
 async def update_current_user(data: UpdateUserRequest, user: User):
     """Change the current user's email, username, password, bio or image"""
     await users.update_user(get_session(), user, **data.user.changes())
-    return _user_response(user)
+    return user_response(user)

@@ -3,6 +3,11 @@
 * ``create-user``: an account, optionally an admin; asks for the password
   without echoing it when none is given.
 * ``set-role``: change a user's role.
+* ``set-password``: a user's new password (``--password``, asked for twice at a
+  terminal, else one line of standard input); signs out their browsers and revokes
+  their API tokens, like any password change.
+* ``recount``: the counts kept on write, checked or recomputed.
+* ``worker``: runs the background jobs (mail).
 * ``seed``: demo data in bulk (users, tagged Markdown posts, comments, follows,
   favorites) with a progress bar.
 """

@@ -24,12 +24,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..models import PasswordReset, User
 from ..types import utcnow
-from . import audit, link_tokens, outbox, users
+from . import admin, audit, link_tokens, outbox, users
 from .errors import Errors, N_, ValidationFailed
 
 MAIL_KIND = "mail.password_reset"
 PURPOSE = "password-reset"
 INVALID = N_("is invalid or has expired: ask for a new link")
+DISABLED = N_("a disabled account gets no reset link: enable it first")
 
 
 def token_for(secret_key: str, reset_id: str) -> str:
@@ -70,10 +71,15 @@ async def request_reset(session: AsyncSession, email: str | None, *, secret_key:
 
 async def send_link(session: AsyncSession, actor: User, username: str, *, secret_key: str, lifetime: int,
                     base_url: str | None = None) -> User:
-    """An admin sends a user a reset link (from the users page); recorded in the audit log."""
+    """An admin sends a user a reset link (the admin's users page, or the API's
+    ``POST /api/admin/users/<username>/password-reset``); recorded in the audit log.
+    Not to a disabled account (nor the placeholder of deleted ones): its link would not work."""
+    admin.require_admin(actor)
     user = await users.get_user_by_username(session, username)
+    if user.disabled:
+        raise ValidationFailed.one("username", DISABLED)
     await _create(session, user, secret_key=secret_key, lifetime=lifetime, locale=None, base_url=base_url)
-    await audit.record(session, actor, "send-password-reset", user.username)
+    await audit.record(session, actor, "user.password_reset", f"user:{user.username}")
     return user
 
 

@@ -1,5 +1,6 @@
 """The admin (role ``admin``): users, posts, comments (the moderation queue), tags,
-the blog's settings and the audit log.  Every action goes through
+the blog's settings and the audit log; a user's password reset link is sent from the
+users page.  Every action goes through
 ``services.admin``/``services.moderation``/``services.settings``, which check the
 rules and write the audit row; a refused action is rolled back and explained in a
 flash message."""
@@ -9,14 +10,16 @@ from __future__ import annotations
 from functools import wraps
 from typing import Any, Awaitable, Callable
 
-from quart import flash, redirect, render_template, request, url_for
+from quart import current_app, flash, redirect, render_template, request, url_for
 
+from ..config import mail_missing
 from ..db import get_session
 from ..web.media import get_storage
 from ..models import Role
-from ..services import admin, audit, comments, moderation, settings, users
+from ..services import admin, audit, comments, moderation, password_resets, settings, users
 from ..services.errors import N_, PermissionDenied, ValidationFailed
 from . import blueprint
+from ..web.routing import base_url
 from .helpers import go_back, page_window
 from .i18n import PREDICATES, field_message, gettext as _, ngettext, translate
 from .identity import login_required, viewer
@@ -38,6 +41,12 @@ def admin_required(view: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitab
         return await view(*args, **kwargs)
 
     return login_required(wrapper)
+
+
+@blueprint.context_processor
+def _mail_warning() -> dict[str, bool]:
+    """The admin's pages warn when production has no SMTP server (templates/admin/_admin.html)."""
+    return {"mail_missing": mail_missing(current_app.config)}
 
 
 def _window() -> tuple[int, int]:
@@ -120,6 +129,20 @@ async def delete_user(username: str):
     except ValidationFailed as exc:
         return await _refused(exc, _("%(name)s was not deleted", name=username), url_for("site.admin_users"))
     await flash(_("The account of %(name)s is deleted.", name=username), "success")
+    return go_back(url_for("site.admin_users"))
+
+
+@blueprint.post("/admin/users/<username>/password-reset")
+@admin_required
+async def send_password_reset(username: str):
+    config = current_app.config
+    try:
+        user = await password_resets.send_link(get_session(), viewer(), username, secret_key=config["SECRET_KEY"],
+                                                lifetime=config["PASSWORD_RESET_SECONDS"], base_url=base_url())
+    except ValidationFailed as exc:
+        return await _refused(exc, _("No link was sent to %(name)s", name=username), url_for("site.admin_users"))
+    await flash(_("A link to choose a new password is on its way to %(name)s (%(email)s).",
+                  name=user.username, email=user.email), "success")
     return go_back(url_for("site.admin_users"))
 
 

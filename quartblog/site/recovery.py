@@ -9,16 +9,12 @@ from ..db import get_session
 from ..services import password_resets
 from ..services.errors import N_, ValidationFailed
 from ..web.limits import auth_rate_limit
+from ..web.routing import base_url
 from . import blueprint
 from .helpers import form_errors, render_invalid
 from .i18n import get_locale
 from .i18n import gettext as _
 from .identity import sign_in
-
-
-def base_url() -> str | None:
-    """Where links in mails point when SITE_URL is unset (development): this request's host."""
-    return None if current_app.config.get("SITE_URL") else request.host_url
 
 
 @blueprint.route("/forgot-password", methods=["GET", "POST"])

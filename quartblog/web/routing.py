@@ -8,6 +8,9 @@
 * ``SiteUrlMixin`` (of the app class) builds every URL from ``SITE_URL`` when it is set (scheme, host and
   path prefix), never from the request's ``Host`` header: a cached feed can no
   longer carry a host some client made up.
+* ``base_url()`` is where links in mails point when ``SITE_URL`` is unset
+  (development): the host of the request that asked for the mail; the site's and
+  the API's "forgot password" both pass it to the job that writes the link.
 * ``PROXY_HOPS`` > 0 wraps the ASGI app in hypercorn's ``ProxyFixMiddleware``, so
   the client address (rate limits), scheme (secure cookies) and host are the ones the
   trusted proxies saw.
@@ -19,12 +22,11 @@ import re
 from urllib.parse import urlsplit
 
 from hypercorn.middleware import ProxyFixMiddleware
-from quart import Quart
+from quart import Quart, current_app, request
 from werkzeug.routing import BaseConverter, IntegerConverter, Map, MapAdapter
 
 from ..types import ID_MAX
 from ..services.posts import RESERVED_SLUGS
-
 
 
 class IdConverter(IntegerConverter):
@@ -56,6 +58,12 @@ class SiteUrlMixin:
             path_info=request.path,
             query_args=request.query_string.decode(),
         )
+
+
+def base_url() -> str | None:
+    """Where links in mails point when SITE_URL is unset (development): this request's host.
+    None with SITE_URL set (the mail job builds every link from it)."""
+    return None if current_app.config.get("SITE_URL") else request.host_url
 
 
 def init_app(app: Quart) -> None:

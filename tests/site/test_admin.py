@@ -9,7 +9,8 @@ from urllib.parse import urlencode
 import pytest
 from sqlalchemy import func, select, update
 
-from quartblog.models import AuditEntry, Comment, CommentState, Post, PostStatus, Role, Tag, User, post_tags
+from quartblog.models import (
+    AuditEntry, Comment, CommentState, PasswordReset, Post, PostStatus, Role, Tag, User, post_tags)
 from quartblog.services import comments, posts, settings
 
 from ..factories import make_post, make_user
@@ -85,6 +86,8 @@ ACTIONS = {
                              check=lambda db, ids: _count(db, Comment, Comment.id == ids["shown"])),
     "disable user": _action("/admin/users/otto/disable", allowed=ADMINS,
                             check=lambda db, ids: _count(db, User, User.username == "otto", User.disabled.is_(True))),
+    "send reset link": _action("/admin/users/otto/password-reset", allowed=ADMINS,
+                               check=lambda db, ids: _count(db, PasswordReset)),
     "delete user": _action("/admin/users/otto/delete", {"posts": "delete"}, allowed=ADMINS,
                            check=lambda db, ids: _count(db, User)),
     "bulk publish posts": _action("/admin/posts/bulk", {"action": "publish", "ids": "{draft}"}, allowed=ADMINS,

@@ -12,18 +12,10 @@ from quartblog.models import Job, PasswordReset, SignIn
 
 from ..conftest import TEST_SECRET
 from ..factories import PASSWORD, make_user
-from ..mailbox import Mailbox, html_of, link_in, text_of
+from ..mailbox import html_of, link_in, mailbox, text_of  # noqa: F401  (mailbox: the fixture)
 from .conftest import Browser
 
 NEW_PASSWORD = "a brand new passphrase"
-
-
-@pytest.fixture
-async def mailbox():
-    box = Mailbox()
-    await box.start()
-    yield box
-    await box.stop()
 
 
 @pytest.fixture
