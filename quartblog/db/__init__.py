@@ -19,6 +19,7 @@ from .outages import (
     SchemaNotReady,
     describe,
     is_busy,
+    is_conflict,
     is_unavailable,
 )
 from .session import (
@@ -40,7 +41,7 @@ __all__ = [
     "CHANGES_CONTENT", "READ_METHODS", "RETRY_AFTER_SECONDS", "SQL_COUNT_HEADER", "Database",
     "DatabaseUnavailable", "OutageLog", "SchemaNotReady", "after_commit", "changed_content",
     "create_engine", "default_database_url", "describe", "discard_request_session",
-    "engine_from_config", "get_db", "get_session", "init_app", "is_busy", "is_unavailable",
+    "engine_from_config", "get_db", "get_session", "init_app", "is_busy", "is_conflict", "is_unavailable",
     "masked", "normalize_url", "read_rows", "run_after_commit", "set_write_intent",
     "statement_count", "write_intent",
 ]

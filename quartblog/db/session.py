@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, UOWTransaction
 
 from .engine import default_database_url, engine_from_config, masked
-from .outages import OutageLog, describe, is_busy, is_unavailable
+from .outages import OutageLog, describe, is_busy, is_conflict, is_unavailable
 
 if TYPE_CHECKING:  # Quart is imported where it is used: alembic's env.py needs only the engine
     from quart import Quart
@@ -153,15 +153,18 @@ class Database:
 
     def note_failure(self, exc: BaseException) -> bool:
         """True when ``exc`` is answered 503: an outage (logged once, see
-        ``OutageLog``) or a statement out of time (one warning line each)."""
+        ``OutageLog``), a statement out of time or a concurrency conflict that the
+        unit of work did not settle (one warning line each)."""
         if is_unavailable(exc):
             self.outage.failed(exc)
             return True
-        if is_busy(exc):
+        busy = is_busy(exc)
+        if busy or is_conflict(exc):
             from quart import has_request_context, request
 
             where = f"{request.method} {request.path}" if has_request_context() else "a background task"
-            log.warning("a database statement ran out of time on %s: %s", where, describe(exc))
+            what = "a database statement ran out of time" if busy else "the database refused the work for now"
+            log.warning("%s on %s: %s", what, where, describe(exc))
             return True
         return False
 
