@@ -59,6 +59,7 @@ PG_UNAVAILABLE = frozenset({
     "57P03",  # cannot_connect_now (starting up, recovering)
 })
 PG_STATEMENT_TIMEOUT = "57014"  # query_canceled (statement_timeout)
+SQLITE_INTERRUPT = 9  # a statement stopped by db/limits.py's progress handler
 # SQLite result codes (low byte) of a file that cannot be opened or read.
 SQLITE_UNAVAILABLE = frozenset({10, 14})  # SQLITE_IOERR, SQLITE_CANTOPEN
 
@@ -124,13 +125,15 @@ def is_unavailable(exc: BaseException) -> bool:
 
 def is_busy(exc: BaseException) -> bool:
     """True when the database is reachable but could not answer in time: a
-    statement stopped by the statement time limit, or no pooled connection free
-    within the pool's timeout."""
+    statement stopped by the statement time limit (a search's own too: db/limits.py),
+    or no pooled connection free within the pool's timeout."""
     if isinstance(exc, sa_exc.TimeoutError):  # QueuePool limit reached
         return True
     for err in _driver_errors(exc):
-        mysql, sqlstate, _ = _codes(err)
+        mysql, sqlstate, sqlite = _codes(err)
         if mysql in MYSQL_STATEMENT_TIMEOUT or sqlstate == PG_STATEMENT_TIMEOUT:
+            return True
+        if sqlite == SQLITE_INTERRUPT or (mysql is None and sqlstate is None and str(err) == "interrupted"):
             return True
     return False
 

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, UOWTransaction
 
 from .engine import default_database_url, engine_from_config, masked
+from .limits import StatementLimit
 from .outages import OutageLog, describe, is_busy, is_conflict, is_unavailable
 
 if TYPE_CHECKING:  # Quart is imported where it is used: alembic's env.py needs only the engine
@@ -128,6 +129,7 @@ class Database:
         self._engine: AsyncEngine | None = None
         self.sessionmaker: async_sessionmaker[AsyncSession] | None = None
         self.outage = OutageLog(masked(self.url))
+        self._search: StatementLimit | None = None
 
     @property
     def url(self) -> str:
@@ -150,6 +152,17 @@ class Database:
         self.engine  # noqa: B018 - make sure the factory exists
         assert self.sessionmaker is not None
         return self.sessionmaker()
+
+    @property
+    def search(self) -> StatementLimit:
+        """The searches of this process: SEARCH_CONCURRENCY at once, each statement
+        stopped after SEARCH_STATEMENT_TIMEOUT (db/limits.py)."""
+        if self._search is None:
+            config = self.app.config
+            self._search = StatementLimit("searches", concurrency=config.get("SEARCH_CONCURRENCY", 0),
+                                          wait=config.get("SEARCH_WAIT_SECONDS", 0),
+                                          timeout=config.get("SEARCH_STATEMENT_TIMEOUT", 0))
+        return self._search
 
     def note_failure(self, exc: BaseException) -> bool:
         """True when ``exc`` is answered 503: an outage (logged once, see
@@ -196,6 +209,16 @@ def get_session() -> AsyncSession:
         session = get_db().session()
         g.db_session = session
     return session
+
+
+def search_limit(session: AsyncSession):
+    """The block in which a search's statements run (``Database.search``); outside an
+    app (a script, the shell without one) no limit."""
+    from contextlib import nullcontext
+
+    from quart import has_app_context
+
+    return get_db().search(session) if has_app_context() else nullcontext()
 
 
 async def discard_request_session() -> None:
