@@ -78,7 +78,9 @@ class Settings:
     # statements stop after SEARCH_STATEMENT_TIMEOUT seconds (0: DB_STATEMENT_TIMEOUT
     # only; on SQLite a progress handler interrupts them). Past either: 503 with
     # Retry-After, while other pages keep their connections (quartblog/db/limits.py).
-    SEARCH_CONCURRENCY: int = 4
+    # 2 per worker: on the 2-core machine of docs/performance.md ("Search in a crowd")
+    # 4 per worker let no search of a common word finish within its 5 s.
+    SEARCH_CONCURRENCY: int = 2
     SEARCH_WAIT_SECONDS: float = 1.0
     SEARCH_STATEMENT_TIMEOUT: float = 5.0
     # Seconds a request's body may take to arrive, from the request's start (Quart's
