@@ -138,3 +138,12 @@ def test_the_search_settings_default_below_the_pages_statement_timeout():
     settings = Settings()
     assert 0 < settings.SEARCH_STATEMENT_TIMEOUT < settings.DB_STATEMENT_TIMEOUT
     assert settings.SEARCH_CONCURRENCY > 0 and settings.SEARCH_WAIT_SECONDS > 0
+
+
+def test_a_search_never_gets_longer_than_the_pages_statement_timeout():
+    from quartblog import create_app
+
+    from .conftest import make_config
+
+    app = create_app(make_config("sqlite+aiosqlite://", DB_STATEMENT_TIMEOUT=3, SEARCH_STATEMENT_TIMEOUT=10))
+    assert get_db(app).search.timeout == 3

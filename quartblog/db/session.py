@@ -159,9 +159,11 @@ class Database:
         stopped after SEARCH_STATEMENT_TIMEOUT (db/limits.py)."""
         if self._search is None:
             config = self.app.config
+            timeout, pages = config.get("SEARCH_STATEMENT_TIMEOUT", 0), config.get("DB_STATEMENT_TIMEOUT", 0)
+            if pages and timeout and timeout > pages:
+                timeout = pages  # never longer than every other statement may run
             self._search = StatementLimit("searches", concurrency=config.get("SEARCH_CONCURRENCY", 0),
-                                          wait=config.get("SEARCH_WAIT_SECONDS", 0),
-                                          timeout=config.get("SEARCH_STATEMENT_TIMEOUT", 0))
+                                          wait=config.get("SEARCH_WAIT_SECONDS", 0), timeout=timeout)
         return self._search
 
     def note_failure(self, exc: BaseException) -> bool:
