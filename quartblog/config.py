@@ -72,6 +72,17 @@ class Settings:
     # max_statement_time, PostgreSQL statement_timeout). Both are answered 503.
     DB_CONNECT_TIMEOUT: float = 5.0
     DB_STATEMENT_TIMEOUT: float = 30.0
+    # Searches (the site's /search, GET /api/articles?q=) read much of the posts table
+    # when a word is in nearly every post: at most this many run at once per worker
+    # (0: no limit), a search waits at most SEARCH_WAIT_SECONDS for its turn, and its
+    # statements stop after SEARCH_STATEMENT_TIMEOUT seconds (0: DB_STATEMENT_TIMEOUT
+    # only; on SQLite a progress handler interrupts them). Past either: 503 with
+    # Retry-After, while other pages keep their connections (quartblog/db/limits.py).
+    # 2 per worker: on the 2-core machine of docs/performance.md ("Search in a crowd")
+    # 4 per worker let no search of a common word finish within its 5 s.
+    SEARCH_CONCURRENCY: int = 2
+    SEARCH_WAIT_SECONDS: float = 1.0
+    SEARCH_STATEMENT_TIMEOUT: float = 5.0
     # Seconds a request's body may take to arrive, from the request's start (Quart's
     # BODY_TIMEOUT, 60 s by default): a view waiting longer answers 408, and an answer
     # given before the body came (quartblog/request_body.py) waits no longer for the

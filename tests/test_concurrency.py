@@ -136,6 +136,34 @@ async def test_the_same_title_from_ten_users_at_once(live):
     assert await live.scalar(select(func.count()).select_from(Post).where(Post.slug.like("breaking-news%"))) == 10
 
 
+@pytest.mark.parametrize("writers", [50, 100])
+async def test_the_same_title_from_a_crowd_at_once(live, writers):
+    """Issue 22: 50 and 100 writers, each with their own account, post one title at the
+    same moment.  Every one gets the post with a slug of its own: the slug does not
+    depend on winning a race, so nobody is refused (a refusal would be 503 with
+    Retry-After, never another 5xx)."""
+    title = f"Crowd news {writers}"
+    names = [f"crowd{writers}-{i}" for i in range(writers)]
+    tokens = {}
+    for start in range(0, writers, 10):  # the accounts ten at a time: the crowd is the posts'
+        tokens |= await register(live, names[start:start + 10])
+    clients = [live.client(token) for token in tokens.values()]
+    try:
+        responses = await at_once(*(c.post("/api/articles", json={"article": {
+            "title": title, "description": "d", "body": "b"}}) for c in clients))
+    finally:
+        await asyncio.gather(*(c.aclose() for c in clients))
+    statuses = Counter(r.status_code for r in responses)
+    refused = [r for r in responses if r.status_code >= 500]
+    assert all(r.status_code == 503 and r.headers.get("Retry-After") for r in refused), \
+        (statuses, [r.text[:300] for r in refused])
+    assert statuses == {201: writers}, statuses
+    slugs = [r.json()["article"]["slug"] for r in responses]
+    base = f"crowd-news-{writers}"
+    assert len(set(slugs)) == writers and all(s == base or s.startswith(base + "-") for s in slugs)
+    assert await live.scalar(select(func.count()).select_from(Post).where(Post.slug.like(base + "%"))) == writers
+
+
 async def test_one_users_ten_comments_at_once(live):
     tokens = await register(live, ["chatty"])
     article = await write(live, tokens["chatty"], "Comment magnet")

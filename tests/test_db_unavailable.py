@@ -20,7 +20,8 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 
 from quartblog import create_app
-from quartblog.db import OutageLog, create_engine, get_db, get_session, is_busy, is_unavailable, masked
+from quartblog.db import (OutageLog, create_engine, get_db, get_session, is_busy, is_conflict, is_unavailable,
+                          masked)
 
 from .conftest import make_config
 
@@ -91,6 +92,21 @@ def test_statements_out_of_time_are_busy_not_outages(error):
     assert not is_unavailable(error)
 
 
+@pytest.mark.parametrize("error, conflict", [
+    (wrapped(asyncmy_errors.OperationalError(1213, "Deadlock found")), True),
+    (wrapped(pymysql.err.OperationalError(1205, "Lock wait timeout exceeded")), True),
+    (wrapped(asyncmy_errors.OperationalError(1637, "Too many active concurrent transactions")), True),
+    (wrapped(sqlite3.OperationalError("database is locked")), True),
+    (sa_exc.ProgrammingError("SELECT", {}, pymysql.err.ProgrammingError(1146, "Table doesn't exist")), False),
+    (sa_exc.IntegrityError("INSERT", {}, pymysql.err.IntegrityError(1062, "Duplicate entry")), False),
+    (wrapped(sqlite3.OperationalError("no such table: posts")), False),
+    (ValueError("1213"), False),
+], ids=lambda e: f"{type(e).__name__}:{getattr(getattr(e, 'orig', e), 'args', ())[:1]}" if isinstance(e, Exception) else str(e))
+def test_concurrency_conflicts_are_recognised(error, conflict):
+    """What the unit of work did not settle is answered 503 too (never 500)."""
+    assert is_conflict(error) is conflict
+
+
 def test_postgresql_errors_are_recognised():
     asyncpg = pytest.importorskip("asyncpg")
     from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_dbapi
@@ -106,6 +122,9 @@ def test_postgresql_errors_are_recognised():
     assert is_busy(adapted(asyncpg.exceptions.QueryCanceledError("canceling statement due to statement timeout")))
     assert not is_unavailable(adapted(asyncpg.exceptions.DeadlockDetectedError("deadlock detected")))
     assert not is_unavailable(adapted(asyncpg.exceptions.UniqueViolationError("duplicate key")))
+    assert is_conflict(adapted(asyncpg.exceptions.DeadlockDetectedError("deadlock detected")))
+    assert is_conflict(adapted(asyncpg.exceptions.SerializationError("could not serialize access")))
+    assert not is_conflict(adapted(asyncpg.exceptions.UniqueViolationError("duplicate key")))
 
 
 def test_an_outage_is_logged_once_when_it_begins_and_once_when_it_ends(caplog):

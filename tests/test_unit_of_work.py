@@ -131,3 +131,35 @@ async def test_a_request_that_only_reads_sends_no_commit(app, client):
         assert len(commits) == 2
     finally:
         event.remove(engine, "commit", count)
+
+
+@pytest.fixture
+def conflicting_route(app):
+    """POST /_conflict/<kind>: fails with a concurrency error, every time."""
+    errors = {
+        # a unique race that keeps losing (retried, then given up)
+        "integrity": lambda: wrapped(IntegrityError, DriverError(1062, "Duplicate entry 'x-2' for key 'slug'")),
+        # a MySQL server error nobody listed as retryable: not a 500 either
+        "unlisted": lambda: wrapped(OperationalError, DriverError(1637, "Too many active concurrent transactions")),
+        "postgres": lambda: wrapped(OperationalError, PostgresError("40003")),  # statement completion unknown
+    }
+    attempts: list[str] = []
+
+    @app.post("/_conflict/<kind>")
+    async def conflict(kind: str):
+        attempts.append(kind)
+        raise errors[kind]()
+
+    return attempts
+
+
+@pytest.mark.parametrize("kind, tries", [("integrity", 3), ("unlisted", 1), ("postgres", 1)])
+async def test_a_concurrency_error_nothing_settles_is_503_with_retry_after_never_500(app, conflicting_route,
+                                                                                     kind, tries):
+    app.config["DB_RETRY_ATTEMPTS"] = 3
+    for accept in ("application/json", "text/html"):
+        conflicting_route.clear()
+        response = await app.test_client().post(f"/_conflict/{kind}", headers={"Accept": accept})
+        assert response.status_code == 503
+        assert int(response.headers["Retry-After"]) > 0
+        assert len(conflicting_route) == tries

@@ -1,5 +1,6 @@
 """The database: the engine (``engine``), the request's session and its unit of work's
-bookkeeping (``session``), and what an outage looks like (``outages``).  The names
+bookkeeping (``session``), what an outage looks like (``outages``) and the limits of
+statements that may run long (``limits``).  The names
 below are the layer's public face; the services import them from here."""
 
 from .engine import (
@@ -12,6 +13,7 @@ from .engine import (
     set_write_intent,
     write_intent,
 )
+from .limits import StatementLimit, TooManyAtOnce, statement_timeout
 from .outages import (
     RETRY_AFTER_SECONDS,
     DatabaseUnavailable,
@@ -19,6 +21,7 @@ from .outages import (
     SchemaNotReady,
     describe,
     is_busy,
+    is_conflict,
     is_unavailable,
 )
 from .session import (
@@ -33,6 +36,7 @@ from .session import (
     init_app,
     read_rows,
     run_after_commit,
+    search_limit,
     statement_count,
 )
 
@@ -40,7 +44,7 @@ __all__ = [
     "CHANGES_CONTENT", "READ_METHODS", "RETRY_AFTER_SECONDS", "SQL_COUNT_HEADER", "Database",
     "DatabaseUnavailable", "OutageLog", "SchemaNotReady", "after_commit", "changed_content",
     "create_engine", "default_database_url", "describe", "discard_request_session",
-    "engine_from_config", "get_db", "get_session", "init_app", "is_busy", "is_unavailable",
-    "masked", "normalize_url", "read_rows", "run_after_commit", "set_write_intent",
-    "statement_count", "write_intent",
+    "engine_from_config", "get_db", "get_session", "init_app", "is_busy", "is_conflict", "is_unavailable",
+    "masked", "normalize_url", "read_rows", "run_after_commit", "search_limit", "set_write_intent",
+    "statement_count", "statement_timeout", "StatementLimit", "TooManyAtOnce", "write_intent",
 ]

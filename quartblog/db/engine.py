@@ -16,6 +16,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from ..types import MYSQL_DIALECTS
+from .limits import limit_selects
 from .outages import quiet_pool_outages
 
 # Whether the current request may write: SQLite then begins with BEGIN IMMEDIATE.
@@ -115,6 +116,8 @@ def create_engine(url: str | URL, *, pool_size: int = 20, max_overflow: int = 0,
         event.listen(engine.sync_engine.pool, "checkout", _ping_before_writing)
     if backend != "sqlite" and connect_timeout:
         _bound_connect(engine, connect_timeout)
+    if backend in MYSQL_DIALECTS:  # a SELECT's own time limit (db/limits.py)
+        event.listen(engine.sync_engine, "before_cursor_execute", limit_selects, retval=True)
     if backend == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
         event.listen(engine.sync_engine, "begin", _sqlite_on_begin)

@@ -1,6 +1,7 @@
 """When the database cannot answer: ``is_unavailable(exc)`` recognises "the database
 cannot be reached" errors of every driver, ``is_busy(exc)`` a statement that ran out of
-time; both are answered 503 with Retry-After.  ``OutageLog`` logs one warning when an
+time, ``is_conflict(exc)`` a concurrency conflict nothing settled; all are answered 503
+with Retry-After.  ``OutageLog`` logs one warning when an
 outage begins and one line when it ends."""
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ PG_UNAVAILABLE = frozenset({
     "57P03",  # cannot_connect_now (starting up, recovering)
 })
 PG_STATEMENT_TIMEOUT = "57014"  # query_canceled (statement_timeout)
+SQLITE_INTERRUPT = 9  # a statement stopped by db/limits.py's progress handler
 # SQLite result codes (low byte) of a file that cannot be opened or read.
 SQLITE_UNAVAILABLE = frozenset({10, 14})  # SQLITE_IOERR, SQLITE_CANTOPEN
 
@@ -123,13 +125,45 @@ def is_unavailable(exc: BaseException) -> bool:
 
 def is_busy(exc: BaseException) -> bool:
     """True when the database is reachable but could not answer in time: a
-    statement stopped by the statement time limit, or no pooled connection free
-    within the pool's timeout."""
+    statement stopped by the statement time limit (a search's own too: db/limits.py),
+    or no pooled connection free within the pool's timeout."""
     if isinstance(exc, sa_exc.TimeoutError):  # QueuePool limit reached
         return True
     for err in _driver_errors(exc):
-        mysql, sqlstate, _ = _codes(err)
+        mysql, sqlstate, sqlite = _codes(err)
         if mysql in MYSQL_STATEMENT_TIMEOUT or sqlstate == PG_STATEMENT_TIMEOUT:
+            return True
+        if sqlite == SQLITE_INTERRUPT or (mysql is None and sqlstate is None and str(err) == "interrupted"):
+            return True
+    return False
+
+
+# PostgreSQL SQLSTATEs of a concurrency conflict or a shortage: class 40 (transaction
+# rollback: serialization failure, deadlock), lock not available, object in use, and
+# class 53 (insufficient resources).
+PG_CONFLICT_PREFIXES = ("40", "53", "55P03", "55006")
+SQLITE_CONFLICT = frozenset({5, 6})  # SQLITE_BUSY, SQLITE_LOCKED
+SQLITE_CONFLICT_TEXT = ("database is locked", "database table is locked")
+
+
+def is_conflict(exc: BaseException) -> bool:
+    """True when the database refused the work for a reason of the moment, not of
+    the request: a deadlock, a lock wait, a serialization failure that the unit of work
+    did not settle, or any other MySQL/MariaDB server error the drivers class as
+    "operational" (the DB-API's class for errors of the database's operation, not of
+    the program: a code nobody listed must not become a 500).  Answered 503 with
+    Retry-After, like an outage."""
+    if not isinstance(exc, sa_exc.DBAPIError):
+        return False
+    for err in _driver_errors(exc):
+        mysql, sqlstate, sqlite = _codes(err)
+        if mysql is not None and isinstance(exc, sa_exc.OperationalError) and mysql >= 1000:
+            return True
+        if sqlstate is not None and sqlstate.startswith(PG_CONFLICT_PREFIXES):
+            return True
+        if sqlite is not None and sqlite & 0xFF in SQLITE_CONFLICT:
+            return True
+        if mysql is None and sqlstate is None and any(t in str(err).lower() for t in SQLITE_CONFLICT_TEXT):
             return True
     return False
 

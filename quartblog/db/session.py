@@ -16,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, UOWTransaction
 
 from .engine import default_database_url, engine_from_config, masked
-from .outages import OutageLog, describe, is_busy, is_unavailable
+from .limits import StatementLimit
+from .outages import OutageLog, describe, is_busy, is_conflict, is_unavailable
 
 if TYPE_CHECKING:  # Quart is imported where it is used: alembic's env.py needs only the engine
     from quart import Quart
@@ -129,6 +130,7 @@ class Database:
         self._engine: AsyncEngine | None = None
         self.sessionmaker: async_sessionmaker[AsyncSession] | None = None
         self.outage = OutageLog(masked(self.url))
+        self._search: StatementLimit | None = None
 
     @property
     def url(self) -> str:
@@ -152,17 +154,33 @@ class Database:
         assert self.sessionmaker is not None
         return self.sessionmaker()
 
+    @property
+    def search(self) -> StatementLimit:
+        """The searches of this process: SEARCH_CONCURRENCY at once, each statement
+        stopped after SEARCH_STATEMENT_TIMEOUT (db/limits.py)."""
+        if self._search is None:
+            config = self.app.config
+            timeout, pages = config.get("SEARCH_STATEMENT_TIMEOUT", 0), config.get("DB_STATEMENT_TIMEOUT", 0)
+            if pages and timeout and timeout > pages:
+                timeout = pages  # never longer than every other statement may run
+            self._search = StatementLimit("searches", concurrency=config.get("SEARCH_CONCURRENCY", 0),
+                                          wait=config.get("SEARCH_WAIT_SECONDS", 0), timeout=timeout)
+        return self._search
+
     def note_failure(self, exc: BaseException) -> bool:
         """True when ``exc`` is answered 503: an outage (logged once, see
-        ``OutageLog``) or a statement out of time (one warning line each)."""
+        ``OutageLog``), a statement out of time or a concurrency conflict that the
+        unit of work did not settle (one warning line each)."""
         if is_unavailable(exc):
             self.outage.failed(exc)
             return True
-        if is_busy(exc):
+        busy = is_busy(exc)
+        if busy or is_conflict(exc):
             from quart import has_request_context, request
 
             where = f"{request.method} {request.path}" if has_request_context() else "a background task"
-            log.warning("a database statement ran out of time on %s: %s", where, describe(exc))
+            what = "a database statement ran out of time" if busy else "the database refused the work for now"
+            log.warning("%s on %s: %s", what, where, describe(exc))
             return True
         return False
 
@@ -194,6 +212,16 @@ def get_session() -> AsyncSession:
         session = get_db().session()
         g.db_session = session
     return session
+
+
+def search_limit(session: AsyncSession):
+    """The block in which a search's statements run (``Database.search``); outside an
+    app (a script, the shell without one) no limit."""
+    from contextlib import nullcontext
+
+    from quart import has_app_context
+
+    return get_db().search(session) if has_app_context() else nullcontext()
 
 
 async def discard_request_session() -> None:

@@ -13,6 +13,7 @@ A single post is step 2 alone.  Who may see what: ``post_states``.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -23,7 +24,7 @@ from sqlalchemy.dialects.mysql import match as mysql_match
 from sqlalchemy.sql import Select
 
 from ..types import MYSQL_DIALECTS
-from ..db import read_rows
+from ..db import read_rows, search_limit
 from ..text.markdown import plain_summary
 from ..models import Comment, CommentState, Post, PostStatus, Tag, User, favorites, follows, post_tags
 from ..types import utcnow
@@ -288,9 +289,11 @@ async def list_posts(session: AsyncSession, flt: PostFilter | None = None, *,
         raise ValidationFailed.one("offset", f"must be between 0 and {OFFSET_MAX}")
     count, page = _list_statements(flt, session.get_bind().dialect.name)
     params = _filter_params(flt, utcnow())  # one instant for both statements
-    rows = (await read_rows(session, page, {**params, "limit": limit, "offset": offset})).all()
-    if not rows:  # no posts, or a page past the last one
-        total = int(await session.scalar(count, params) or 0)
+    # A search may read most posts: a slot of its own and a shorter time (db/limits.py).
+    async with search_limit(session) if flt.search else nullcontext():
+        rows = (await read_rows(session, page, {**params, "limit": limit, "offset": offset})).all()
+        total = None if rows else int(await session.scalar(count, params) or 0)
+    if total is not None:  # no posts, or a page past the last one
         return PostPage(items=[], total=total, limit=limit, offset=offset)
     views = await load_views(session, [row.id for row in rows], viewer_id=viewer_id, with_body=with_body)
     return PostPage(items=views, total=int(rows[0].total), limit=limit, offset=offset)

@@ -4,13 +4,10 @@ are importable from here too, so ``posts.list_posts`` reads as the services' one
 
 from __future__ import annotations
 
-import secrets
 from contextlib import nullcontext
 from datetime import datetime, timezone
 
-from slugify import slugify
 from sqlalchemy import delete, insert, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..text.markdown import plain_summary
@@ -22,6 +19,7 @@ from .upsert import insert_missing
 from . import counts
 from ..text import search
 from .tags import get_or_create_tags, normalize_tags
+from .slugs import RESERVED_SLUGS, SLUG_MAX, base_slug, insert_post  # noqa: F401
 
 from .post_states import DRAFT, PUBLISHED, SCHEDULED, STATES, may_see, post_state, public_condition  # noqa: F401
 from .post_views import (  # noqa: F401
@@ -32,7 +30,6 @@ from .post_views import (  # noqa: F401
 TITLE_MAX = 200
 DESCRIPTION_MAX = 500
 BODY_MAX = 100_000
-SLUG_MAX = 200
 
 
 def can_edit(user: User | None, post: Post) -> bool:
@@ -118,35 +115,6 @@ def _description(description: str | None, body: str) -> str:
     return description or plain_summary(body, 200)
 
 
-def base_slug(title: str) -> str:
-    """A URL slug for a title; Chinese and other scripts are transliterated."""
-    return slugify(title, max_length=SLUG_MAX, word_boundary=True) or "post"
-
-
-# Slugs that would be shadowed by another route (GET /api/articles/feed is the feed).
-RESERVED_SLUGS = frozenset({"feed"})
-
-
-SLUG_TRIES = 10
-
-
-async def _free_slug(session: AsyncSession, base: str, lost: set[str]) -> str:
-    """The first of ``base``, ``base-2``, ``base-3`` ... that no post has, skipping the
-    ones this request already lost to a concurrent writer; after ``SLUG_TRIES`` losses
-    (a crowd writing the same title), a random suffix ends the race."""
-    if len(lost) >= SLUG_TRIES:
-        return f"{base}-{secrets.token_hex(3)}"
-    taken = set(await session.scalars(
-        select(Post.slug).where((Post.slug == base) | Post.slug.startswith(base + "-", autoescape=True))))
-    taken |= RESERVED_SLUGS | lost
-    if base not in taken:
-        return base
-    n = 2
-    while f"{base}-{n}" in taken:
-        n += 1
-    return f"{base}-{n}"
-
-
 async def _set_tags(session: AsyncSession, post_id: int, names: list[str]) -> list[int]:
     await session.execute(delete(post_tags).where(post_tags.c.post_id == post_id))
     tag_ids = await get_or_create_tags(session, names)
@@ -171,28 +139,14 @@ async def create_post(session: AsyncSession, author: User, *, title: str | None,
     errors.raise_if_any()
     assert title is not None and body is not None and publication is not None
     now = utcnow()
-    base, lost = base_slug(title.strip()), set()
-    while True:
-        post = Post(
-            slug=await _free_slug(session, base, lost), title=title.strip(),
-            description=_description(description, body), body=body, author_id=author.id,
-            search_text=search.search_text(title.strip(), body), created_at=now, updated_at=now,
-            status=publication[0], published_at=publication[1],
-        )
-        try:
-            # A duplicate key fails only the statement (MySQL, SQLite) or the
-            # savepoint (PostgreSQL); a deadlock fails the whole transaction and is
-            # retried as a whole by the unit of work instead.
-            async with session.begin_nested():
-                session.add(post)
-            break
-        except IntegrityError as exc:
-            if "slug" not in str(exc.orig).lower():
-                raise
-            lost.add(post.slug)  # taken meanwhile by a concurrent writer: pick again
-    tag_ids = await _set_tags(session, post.id, names)
+    post_id, slug = await insert_post(session, title.strip(), {
+        "title": title.strip(), "description": _description(description, body), "body": body,
+        "author_id": author.id, "search_text": search.search_text(title.strip(), body),
+        "created_at": now, "updated_at": now, "status": publication[0], "published_at": publication[1],
+    })
+    tag_ids = await _set_tags(session, post_id, names)
     await counts.count_new(session, published=publication[0] is PostStatus.PUBLISHED, tag_ids=tag_ids)
-    return await get_post_view(session, post.slug, viewer_id=author.id, admin=author.is_admin)
+    return await get_post_view(session, slug, viewer_id=author.id, admin=author.is_admin)
 
 
 async def get_post_for_edit(session: AsyncSession, actor: User, slug: str) -> Post:

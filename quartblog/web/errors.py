@@ -13,7 +13,7 @@ from quart import Quart, abort, render_template, request
 from quart_rate_limiter import RateLimitExceeded
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from ..db import RETRY_AFTER_SECONDS, get_db
+from ..db import RETRY_AFTER_SECONDS, TooManyAtOnce, get_db
 from ..services.errors import NotFound, PermissionDenied, ValidationFailed
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,11 @@ def init_app(app: Quart) -> None:
     async def _too_many(exc: RateLimitExceeded):
         body, status = await error_response(429, "Too many attempts: please wait a minute and try again.")
         return body, status, {"Retry-After": str(exc.retry_after)}
+
+    @app.errorhandler(TooManyAtOnce)
+    async def _too_many_at_once(exc: TooManyAtOnce):
+        # Searches (db/limits.py): every slot of this worker is taken; other pages are served.
+        return await unavailable_response(f"Too many {exc.what} at the moment: please try again shortly.")
 
     @app.errorhandler(NotFound)
     async def _not_found(exc: NotFound):
