@@ -19,14 +19,14 @@ from .runner import JobContext, handler
 log = logging.getLogger("quartblog.jobs")
 
 
-async def _send(context: JobContext, key: str, **message: Any) -> None:
-    app = context.app
+async def _send(job: JobContext, key: str, **message: Any) -> None:
+    app = job.app
 
     async def build():
         return await compose(app, key=key, **message)
 
     async with open_transport(app.config, app.instance_path) as transport:
-        await send_once(context.sessions, transport, key, build)
+        await send_once(job.sessions, transport, key, build)
 
 
 def _nowhere_to_send(context: JobContext, kind: str) -> bool:
