@@ -158,15 +158,15 @@ async def _tell_old_address(session: AsyncSession, user: User, old_email: str, b
 async def change_email(session: AsyncSession, user: User, email: str | None, links: Links, *,
                        locale: str | None = None) -> str | None:
     """The account asks for another address.  Mode off: changed now ("changed"); else a
-    link goes to the new address and the account keeps its old one ("pending").  The same
-    address again: None (and a pending change is cancelled).  The old address is told
-    when the change takes effect."""
+    link goes to the new address, the account keeps its old one and an earlier change's
+    link is void ("pending").  The same address: None, nothing happens (a settings form
+    saved with the address it shows leaves a pending change alone).  The old address is
+    told when the change takes effect."""
     errors = Errors()
     address = users.check_email(errors, email)
     errors.raise_if_any()
     assert address is not None
     if address == user.email:
-        await _void_links(session, user.id, other_than=user.email)  # cancels a pending change
         return None
     if await users.email_taken(session, address, exclude_id=user.id):
         raise ValidationFailed.one("email", N_("has already been taken"))

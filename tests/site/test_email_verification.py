@@ -205,6 +205,9 @@ async def test_a_new_address_takes_effect_once_verified_and_the_old_one_is_told(
     assert 'id="pending-email"' in page.text
     alice = await fresh(db_session, User, username="alice")
     assert alice.email == "alice@example.com" and alice.email_verified_at is not None
+    # saving the form again (it shows the address in use) leaves the change waiting
+    again = await browser.post("/settings", {"email": "alice@example.com", "bio": "Hi", "image": ""}, follow=True)
+    assert "Your settings are saved" in again.text and 'id="pending-email"' in again.text
 
     [message] = await mails_to(app, mailbox, "alice@new.example")
     assert message["Subject"] == "Confirm your new email address"
