@@ -11,9 +11,10 @@ from functools import lru_cache
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import delete, exists, false, func, select
+from sqlalchemy import delete, exists, false, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..models import PasswordReset, Role, User, follows
 from ..types import utcnow
@@ -190,6 +191,14 @@ async def authenticate(session: AsyncSession, email: str | None, password: str |
     if _hasher().check_needs_rehash(user.password_hash):
         user.password_hash = await hash_password(password)
     return user
+
+
+async def set_locale(session: AsyncSession, user: User, locale: str | None) -> None:
+    """The language of the person's mails (the one they sign in with).  No page shows it,
+    so cached pages stay valid (``changes_content=False``): a log-in invalidates nothing."""
+    await session.execute(update(User).where(User.id == user.id).values(locale=locale)
+                          .execution_options(changes_content=False))
+    set_committed_value(user, "locale", locale)
 
 
 async def get_user(session: AsyncSession, user_id: int) -> User | None:

@@ -68,7 +68,7 @@ async def login():
         exc = ValidationFailed.one("password", N_("the email or the password is wrong"))
         return await render_invalid("auth/login.html", exc, next=back)
     if user.locale != get_locale():
-        user.locale = get_locale()  # mails follow the language they sign in with
+        await users.set_locale(get_session(), user, get_locale())  # mails follow the language they sign in with
     await sign_in(user, remember=bool(form.get("remember")))
     await flash(_("Welcome back, %(name)s.", name=user.username), "success")
     return redirect(back or url_for("site.index"), 303)

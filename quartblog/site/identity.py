@@ -1,7 +1,8 @@
 """Who is signed in: a quart-auth cookie naming a row of ``sign_ins``.
 
 The cookie holds ``<sign-in id>:<secret>`` (``services/sign_ins.py``).  The user is
-loaded once per request (one statement: the sign-in joined to its user) for the
+loaded once per request (one statement: the sign-in joined to its user, with the
+blog's email verification mode for the banner) for the
 site's pages and for error pages, and kept in ``g.viewer`` (``None`` when anonymous).
 Log-out deletes the sign-in, and a password change deletes all of the user's, so a
 copied cookie stops working then.  The session (and its CSRF token) is renewed at
