@@ -32,7 +32,9 @@ from datetime import timedelta
 from typing import Any, Mapping
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..models import EmailVerification, User
 from ..types import utcnow
@@ -216,16 +218,19 @@ async def verify(session: AsyncSession, token: str | None, *, secret_key: str,
     now = utcnow()
     await _void_links(session, user.id, keep_id=row.id)
     row.used_at = now
-    old = None
-    if row.email != user.email:
-        if await users.email_taken(session, row.email, exclude_id=user.id):
-            raise ValidationFailed.one("email", TAKEN_MEANWHILE)
-        old, user.email = user.email, row.email
-    user.email_verified_at = now
-    try:  # the user's row is written here, in a savepoint (nothing before flushes it)
-        await users.flush_unique(session, user)  # a concurrent taker: its unique key
-    except ValidationFailed:
+    old = user.email if row.email != user.email else None
+    if old is not None and await users.email_taken(session, row.email, exclude_id=user.id):
+        raise ValidationFailed.one("email", TAKEN_MEANWHILE)
+    try:
+        # One UPDATE in a savepoint: a concurrent taker's commit fails it on the unique key
+        # and only it (the user object, which the page still shows, is untouched until then).
+        async with session.begin_nested():
+            await session.execute(update(User).where(User.id == user.id)
+                                  .values(email=row.email, email_verified_at=now))
+    except IntegrityError:
         raise ValidationFailed.one("email", TAKEN_MEANWHILE) from None
+    set_committed_value(user, "email", row.email)
+    set_committed_value(user, "email_verified_at", now)
     if old is not None:
         await _tell_old_address(session, user, old, base_url)
     return Verified(user=user, changed_from=old)

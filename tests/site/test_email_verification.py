@@ -290,3 +290,28 @@ async def test_with_verification_off_a_change_is_immediate_and_the_old_address_i
     assert await db_session.scalar(select(func.count()).select_from(EmailVerification)) == 0
     assert await db_session.scalar(select(func.count()).select_from(Job).where(
         Job.kind == verification.MAIL_KIND)) == 0
+
+
+async def test_a_race_for_the_address_at_the_moment_of_the_link_is_the_same_refusal(app, client, db_session, mailbox,
+                                                                                    monkeypatch):
+    """The other account commits its address between the check and the write: the unique key
+    refuses the flush, and the answer is the same 409, not a 500."""
+    await set_mode(db_session, verification.OPTIONAL)
+    await make_user(db_session, "alice")
+    browser = Browser(client)
+    await browser.log_in("alice")
+    await browser.get("/settings")
+    await browser.post("/settings", {"email": "shared@example.com", "current_password": PASSWORD})
+    [message] = await mails_to(app, mailbox, "shared@example.com")
+    await make_user(db_session, "shared")  # shared@example.com
+    path = link_in(message, "/verify-email/")
+    await browser.get(path)
+
+    async def not_seen(*args, **kwargs):
+        return False  # as if the other account's commit came right after the check
+
+    monkeypatch.setattr(verification.users, "email_taken", not_seen)
+    refused = await browser.post(path)
+    assert refused.status == 409 and "is used by another account now" in refused.text
+    alice = await fresh(db_session, User, username="alice")
+    assert alice.email == "alice@example.com"
