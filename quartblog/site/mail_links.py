@@ -15,7 +15,7 @@ from .helpers import go_back
 from .i18n import field_message, get_locale
 from .i18n import gettext as _
 from .identity import login_required, viewer
-from .recovery import base_url
+from ..web.routing import base_url
 
 
 def links() -> verification.Links:

@@ -11,7 +11,7 @@ from . import blueprint
 from .helpers import form_value, go_back
 from .i18n import field_message, gettext as _
 from .identity import login_required, viewer
-from .recovery import base_url
+from ..web.routing import base_url
 from .views import render_post
 
 
