@@ -156,6 +156,10 @@ class Settings:
     # answer stays the same); how long a link works.
     PASSWORD_RESETS_PER_HOUR: int = 3
     PASSWORD_RESET_SECONDS: int = 3600
+    # Links that verify an address (sign-up, a change of address; the admin's setting
+    # accounts.email_verification turns them on): how many per account per hour, how long one works.
+    EMAIL_VERIFICATIONS_PER_HOUR: int = 3
+    EMAIL_VERIFICATION_SECONDS: int = 2 * 24 * 3600
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":

@@ -10,6 +10,7 @@ from ..models import User
 from ..services import comments, moderation
 from . import blueprint
 from .auth import token_optional, token_required
+from .users import links
 from .schemas import CommentOut, CommentResponse, CommentsResponse, ErrorsResponse, NewCommentRequest
 
 
@@ -30,7 +31,7 @@ async def list_comments(slug: str, viewer: User | None):
 @validate_response(CommentResponse)
 async def add_comment(slug: str, data: NewCommentRequest, user: User):
     """Comment on an article"""
-    view = await comments.add_comment(get_session(), user, slug, data.comment.body)
+    view = await comments.add_comment(get_session(), user, slug, data.comment.body, base_url=links().base_url)
     return CommentResponse(comment=CommentOut.of(view))
 
 

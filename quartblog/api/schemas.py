@@ -77,6 +77,8 @@ class UpdateUser(Model):
     username: str | None = None
     bio: str | None = None
     image: str | None = None
+    notify_comments: bool | None = Field(None, description=(
+        "quartblog extension: mail me when someone comments on my articles"))
 
     @model_validator(mode="after")
     def _at_least_one(self) -> "UpdateUser":
@@ -84,7 +86,7 @@ class UpdateUser(Model):
             raise PydanticCustomError("empty", "must contain at least one field")
         return self
 
-    def changes(self) -> dict[str, str]:
+    def changes(self) -> dict[str, str | bool]:
         """Keyword arguments for ``services.users.update_user``."""
         changes = {name: value for name, value in self if value is not None}
         for clearable in ("bio", "image"):
@@ -202,6 +204,8 @@ class UserOut(Model):
     username: str
     bio: str
     image: str | None
+    email_verified: bool = Field(description="quartblog extension: the email was shown to be the user's")
+    notify_comments: bool = Field(description="quartblog extension: mail about comments on my articles")
 
 
 class UserResponse(Model):
@@ -210,7 +214,9 @@ class UserResponse(Model):
     @classmethod
     def of(cls, user: User, token: str) -> "UserResponse":
         return cls(user=UserOut(email=user.email, token=token, username=user.username,
-                                bio=user.bio or "", image=user.image or None))
+                                bio=user.bio or "", image=user.image or None,
+                                email_verified=user.email_verified_at is not None,
+                                notify_comments=user.notify_comments))
 
 
 class ProfileResponse(Model):

@@ -7,10 +7,12 @@ from quart_schema import document_response, validate_request, validate_response
 
 from ..db import get_session
 from ..models import User
-from ..services import users
+from ..services import users, verification
+from ..services.errors import ValidationFailed
 from . import blueprint
 from .auth import InvalidCredentials, create_token, token_required
 from ..web.limits import auth_rate_limit
+from ..web.routing import base_url
 from .schemas import ErrorsResponse, LoginUserRequest, NewUserRequest, UpdateUserRequest, UserResponse
 
 
@@ -27,6 +29,7 @@ async def register(data: NewUserRequest):
     new = data.user
     user = await users.register(get_session(), username=new.username, email=new.email,
                                 password=new.password, default_role=current_app.config["DEFAULT_ROLE"])
+    await verification.registered(get_session(), user, links())  # unless the blog does not verify
     return user_response(user), 201
 
 
@@ -56,6 +59,27 @@ async def current_user(user: User):
 @validate_request(UpdateUserRequest)
 @validate_response(UserResponse)
 async def update_current_user(data: UpdateUserRequest, user: User):
-    """Change the current user's email, username, password, bio or image"""
-    await users.update_user(get_session(), user, **data.user.changes())
+    """Change the current user's email, username, password, bio or image (and, a quartblog
+    extension, notifyComments). With email verification on, a new email takes effect once
+    the link mailed to it is followed: the answer still has the old one."""
+    session = get_session()
+    changes = data.user.changes()
+    email = changes.pop("email", None)
+    errors: dict[str, list[str]] = {}
+    try:
+        await users.update_user(session, user, **changes)
+    except ValidationFailed as exc:
+        errors.update(exc.errors)
+    if email is not None:
+        try:
+            await verification.change_email(session, user, email, links())
+        except ValidationFailed as exc:
+            errors.update(exc.errors)
+    if errors:
+        raise ValidationFailed(errors)
     return user_response(user)
+
+
+def links() -> verification.Links:
+    """Links in mails point at SITE_URL, else at the host this request came to (web/routing.py)."""
+    return verification.Links.of(current_app.config, base_url())

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import delete, or_
 
 from ..mail import compose, external_url, open_transport, send_once
-from ..models import Job, JobState, MailDelivery, PasswordReset, SignIn, User
+from ..models import EmailVerification, Job, JobState, MailDelivery, PasswordReset, SignIn, User
 from ..services import password_resets
 from ..types import utcnow
 from ..services.errors import N_
@@ -47,13 +47,16 @@ async def password_reset_mail(context: JobContext, payload: dict[str, Any]) -> N
 
 @handler(CLEANUP)
 async def cleanup(context: JobContext, payload: dict[str, Any]) -> None:
-    """Forget what no one can use any more: used or expired reset links, sign-ins older
+    """Forget what no one can use any more: used or expired reset and verification links, sign-ins older
     than the longest cookie, jobs done a week ago, delivery records of a month ago."""
     now = utcnow()
     cookie_life = timedelta(seconds=int(context.app.config.get("QUART_AUTH_DURATION", 365 * 24 * 3600)))
     async with context.sessions() as session:
         await session.execute(delete(PasswordReset).where(
             or_(PasswordReset.used_at.is_not(None), PasswordReset.expires_at < now)))
+        await session.execute(delete(EmailVerification).where(  # a day later: they count for the hourly limit
+            EmailVerification.created_at < now - timedelta(days=1),
+            or_(EmailVerification.used_at.is_not(None), EmailVerification.expires_at < now)))
         await session.execute(delete(SignIn).where(SignIn.created_at < now - cookie_life))
         await session.execute(delete(Job).where(Job.state == JobState.DONE, Job.finished_at < now - DONE_JOBS_KEPT))
         await session.execute(delete(MailDelivery).where(MailDelivery.sent_at < now - DELIVERIES_KEPT))

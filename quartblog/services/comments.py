@@ -19,7 +19,7 @@ from ..models import Comment, CommentState, Post, User
 from ..types import utcnow
 from .text import check_text
 from .errors import Errors, Message, N_, NotFound, PermissionDenied
-from . import audit, settings
+from . import audit, notifications, settings, verification
 from ..db import read_rows
 from .posts import AuthorRow, may_see, visible_post
 from .users import following_expr
@@ -138,7 +138,10 @@ async def held(session: AsyncSession, author: User, post_author_id: int) -> bool
     return days > 0 and author.created_at > utcnow() - timedelta(days=days)
 
 
-async def add_comment(session: AsyncSession, author: User, slug: str, body: str | None) -> CommentView:
+async def add_comment(session: AsyncSession, author: User, slug: str, body: str | None, *,
+                      base_url: str | None = None) -> CommentView:
+    """A new comment (held for approval: ``held``); its post's author is told by mail
+    (services/notifications.py; ``base_url``: where the mail's links point without SITE_URL)."""
     errors = Errors()
     if body is None or not body.strip():
         errors.add("body", N_("can't be blank"))
@@ -147,6 +150,7 @@ async def add_comment(session: AsyncSession, author: User, slug: str, body: str 
     else:
         check_text(errors, "body", body, multiline=True)
     post = await visible_post(session, slug, author)
+    await verification.require_verified(session, author)
     errors.raise_if_any()
     now = utcnow()
     state = CommentState.PENDING if await held(session, author, post.author_id) else CommentState.PUBLISHED
@@ -154,6 +158,7 @@ async def add_comment(session: AsyncSession, author: User, slug: str, body: str 
                       created_at=now, updated_at=now, state=state)
     session.add(comment)
     await session.flush()
+    await notifications.comment_added(session, comment, post.author_id, base_url=base_url)
     return CommentView(comment=comment, author=author, following_author=False)
 
 

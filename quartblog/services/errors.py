@@ -42,9 +42,14 @@ class NotFound(ServiceError):
 
 
 class PermissionDenied(ServiceError):
-    def __init__(self, message: str = "you are not allowed to do that") -> None:
+    """``errors``: the API's ``{field: [message]}`` when a field explains the refusal
+    (``{"email": ["must be verified first"]}``); else the API says ``{"body": [message]}``."""
+
+    def __init__(self, message: str = "you are not allowed to do that",
+                 errors: dict[str, list[str]] | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.errors = errors
 
 
 class ValidationFailed(ServiceError):

@@ -16,7 +16,7 @@ from ..types import utcnow
 from .text import check_text
 from .errors import Errors, Message, N_, NotFound, PermissionDenied
 from .upsert import insert_missing
-from . import counts
+from . import counts, verification
 from ..text import search
 from .tags import get_or_create_tags, normalize_tags
 from .slugs import RESERVED_SLUGS, SLUG_MAX, base_slug, insert_post  # noqa: F401
@@ -132,6 +132,7 @@ async def create_post(session: AsyncSession, author: User, *, title: str | None,
     (``_publication``)."""
     if not author.can_write:
         raise PermissionDenied(N_("readers cannot write posts"))
+    await verification.require_verified(session, author)  # the blog may want a verified address first
     errors = Errors()
     _check_fields(errors, title=title, description=description, body=body, creating=True)
     names = normalize_tags(tags, errors)

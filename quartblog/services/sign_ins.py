@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import secrets
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -49,16 +50,23 @@ async def create(session: AsyncSession, user: User, *, forget_before: timedelta 
 
 async def user_of(session: AsyncSession, token: str | None) -> User | None:
     """The user signed in with this token, or None (unknown, revoked or forged): one statement."""
+    found = await user_with(session, token)
+    return found[0] if found else None
+
+
+async def user_with(session: AsyncSession, token: str | None, *columns: Any) -> tuple[User, tuple] | None:
+    """``user_of`` and the values of ``columns`` (scalar subqueries: what every page needs
+    beside the user, such as a setting), in the same one statement."""
     parts = _split(token)
     if parts is None:
         return None
     row = (await session.execute(
-        select(User, SignIn.secret_hash).join(SignIn, SignIn.user_id == User.id)
+        select(User, SignIn.secret_hash, *columns).join(SignIn, SignIn.user_id == User.id)
         .where(SignIn.id == parts[0], User.disabled.is_(False))  # a disabled account is signed out
     )).first()
     if row is None or not hmac.compare_digest(row[1], _hash(parts[1])):
         return None
-    return row[0]
+    return row[0], tuple(row[2:])
 
 
 async def delete_one(session: AsyncSession, token: str | None) -> None:

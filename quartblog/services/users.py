@@ -11,9 +11,10 @@ from functools import lru_cache
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import delete, exists, false, func, select
+from sqlalchemy import delete, exists, false, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..models import PasswordReset, Role, User, follows
 from ..types import utcnow
@@ -131,6 +132,13 @@ async def _check_taken(session: AsyncSession, errors: Errors, *, username: str |
             errors.add(field, N_("has already been taken"))
 
 
+async def email_taken(session: AsyncSession, email: str, *, exclude_id: int | None = None) -> bool:
+    """Does another account use this (normalized) address?"""
+    errors = Errors()
+    await _check_taken(session, errors, username=None, email=email, exclude_id=exclude_id)
+    return bool(errors.errors)
+
+
 # --- accounts ----------------------------------------------------------------------
 
 async def register(session: AsyncSession, *, username: str | None, email: str | None,
@@ -149,11 +157,11 @@ async def register(session: AsyncSession, *, username: str | None, email: str | 
         password_hash=await hash_password(password),
         role=role or Role(default_role),
     )
-    await _flush_unique(session, user)
+    await flush_unique(session, user)
     return user
 
 
-async def _flush_unique(session: AsyncSession, user: User) -> None:
+async def flush_unique(session: AsyncSession, user: User) -> None:
     """Flush in a savepoint; a unique-key race with another request becomes a 422."""
     try:
         async with session.begin_nested():
@@ -185,6 +193,14 @@ async def authenticate(session: AsyncSession, email: str | None, password: str |
     return user
 
 
+async def set_locale(session: AsyncSession, user: User, locale: str | None) -> None:
+    """The language of the person's mails (the one they sign in with).  No page shows it,
+    so cached pages stay valid (``changes_content=False``): a log-in invalidates nothing."""
+    await session.execute(update(User).where(User.id == user.id).values(locale=locale)
+                          .execution_options(changes_content=False))
+    set_committed_value(user, "locale", locale)
+
+
 async def get_user(session: AsyncSession, user_id: int) -> User | None:
     return await session.get(User, user_id)
 
@@ -198,8 +214,10 @@ async def get_user_by_username(session: AsyncSession, username: str) -> User:
 
 async def update_user(session: AsyncSession, user: User, *, username: str | None = None,
                       email: str | None = None, password: str | None = None,
-                      bio: str | None = None, image: str | None = None) -> User:
-    """Change the given fields (None leaves a field alone; "" clears bio and image)."""
+                      bio: str | None = None, image: str | None = None,
+                      notify_comments: bool | None = None) -> User:
+    """Change the given fields (None leaves a field alone; "" clears bio and image).
+    The address changes at once here: services/verification.py decides when to call it so."""
     errors = Errors()
     new_username = _check_username(errors, username) if username is not None else None
     new_email = check_email(errors, email) if email is not None else None
@@ -217,8 +235,9 @@ async def update_user(session: AsyncSession, user: User, *, username: str | None
     errors.raise_if_any()
     if new_username is not None:
         user.username = new_username
-    if new_email is not None:
+    if new_email is not None and new_email != user.email:
         user.email = new_email
+        user.email_verified_at = None  # nobody has shown the new address to be theirs
     if new_password is not None:
         user.password_hash = await hash_password(new_password)  # revokes API tokens (fingerprint)
         await sign_ins.delete_all(session, user.id)  # signs out every browser
@@ -229,7 +248,9 @@ async def update_user(session: AsyncSession, user: User, *, username: str | None
         user.bio = new_bio
     if image is not None:
         user.image = new_image
-    await _flush_unique(session, user)
+    if notify_comments is not None:
+        user.notify_comments = notify_comments
+    await flush_unique(session, user)
     return user
 
 

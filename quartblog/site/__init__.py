@@ -11,6 +11,7 @@ Modules, by concern:
 * ``editor``    writing, editing, deleting posts (with a Markdown preview)
 * ``accounts``  register, log in/out, settings
 * ``recovery``  "Forgot password?" and the reset link it mails
+* ``mail_links`` verifying an address (the banner, the link), one-click unsubscribe
 * ``admin``     users and roles
 * ``admin_jobs`` background jobs: counts, the failed ones with their errors, run again
 * ``uploads``   images from the editor, avatars from the settings page
@@ -44,4 +45,4 @@ def init_app(app: Quart) -> None:
     vary_by(app, blueprint.name, i18n.get_locale)  # a cached page is in one language
 
 
-from . import accounts, admin, admin_jobs, csrf, editor, feeds, helpers, i18n, identity, recovery, seo, social, uploads, views  # noqa: E402,F401
+from . import accounts, admin, admin_jobs, csrf, editor, feeds, helpers, i18n, identity, mail_links, recovery, seo, social, uploads, views  # noqa: E402,F401

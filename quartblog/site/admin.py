@@ -256,7 +256,7 @@ async def admin_settings():
     if request.method == "POST":
         form = await request.form
         try:
-            values = settings.parse({key: form.get(key, "") for key in settings.SPECS})
+            values = settings.parse({key: form[key] for key in settings.SPECS if key in form})  # absent: unchanged
         except ValidationFailed as exc:  # nothing written; the 422 rolls back anyway
             return await render_template("admin/settings.html", specs=settings.SPECS, values=dict(form),
                                          errors=exc.errors, tab="settings"), 422

@@ -25,7 +25,7 @@ from quart import flash, jsonify, redirect, render_template, request, url_for
 from ..db import get_session
 from ..text.markdown import render_markdown
 from ..text.words import word_count
-from ..services import posts
+from ..services import posts, verification
 from ..services.errors import N_, PermissionDenied, ValidationFailed
 from . import blueprint
 from .helpers import form_errors, render_invalid
@@ -124,6 +124,7 @@ async def _saved_message(view: posts.PostView) -> None:
 async def new_post():
     if not viewer().can_write:
         raise PermissionDenied(N_("readers cannot write posts"))
+    await verification.require_verified(get_session(), viewer())  # before the form: mail_links.py's page
     if request.method == "GET":
         return await render_template(TEMPLATE, form={}, errors={}, **_context())
     form = await _submitted()

@@ -1,7 +1,8 @@
 """Who is signed in: a quart-auth cookie naming a row of ``sign_ins``.
 
 The cookie holds ``<sign-in id>:<secret>`` (``services/sign_ins.py``).  The user is
-loaded once per request (one statement: the sign-in joined to its user) for the
+loaded once per request (one statement: the sign-in joined to its user, with the
+blog's email verification mode for the banner) for the
 site's pages and for error pages, and kept in ``g.viewer`` (``None`` when anonymous).
 Log-out deletes the sign-in, and a password change deletes all of the user's, so a
 copied cookie stops working then.  The session (and its CSRF token) is renewed at
@@ -19,7 +20,7 @@ from quart_auth import AuthUser, current_user, login_user, logout_user
 
 from ..db import get_session
 from ..models import User
-from ..services import sign_ins
+from ..services import settings, sign_ins
 from . import blueprint
 from .helpers import current_path, safe_next
 from .i18n import gettext
@@ -68,11 +69,13 @@ async def load_viewer() -> None:
     auth_id = current_user.auth_id
     if not auth_id:
         return
-    user = await sign_ins.user_of(get_session(), auth_id)
-    if user is None:
+    # The user and the blog's email verification mode (the banner, services/verification.py): one statement.
+    found = await sign_ins.user_with(get_session(), auth_id, settings.stored(settings.EMAIL_VERIFICATION))
+    if found is None:
         logout_user()  # signed out elsewhere, the password was changed, a deleted account
         return
-    g.viewer = user
+    g.viewer = found[0]
+    g.email_verification = settings.value_of(settings.EMAIL_VERIFICATION, found[1][0])
 
 
 def login_required(view: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:

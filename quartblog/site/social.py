@@ -11,6 +11,7 @@ from . import blueprint
 from .helpers import form_value, go_back
 from .i18n import field_message, gettext as _
 from .identity import login_required, viewer
+from ..web.routing import base_url
 from .views import render_post
 
 
@@ -19,7 +20,7 @@ from .views import render_post
 async def add_comment(slug: str):
     body = await form_value("body")
     try:
-        await comments.add_comment(get_session(), viewer(), slug, body)
+        await comments.add_comment(get_session(), viewer(), slug, body, base_url=base_url())
     except ValidationFailed as exc:
         return await render_post(slug, status=422, errors=exc.errors, comment_body=body)
     await flash(_("Your comment was posted."), "success")

@@ -77,7 +77,7 @@ def init_app(app: Quart) -> None:
 
     @app.errorhandler(PermissionDenied)
     async def _forbidden(exc: PermissionDenied):
-        return await error_response(403, exc.message)
+        return await error_response(403, exc.message, exc.errors)
 
     @app.errorhandler(ValidationFailed)
     async def _invalid(exc: ValidationFailed):
