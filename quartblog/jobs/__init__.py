@@ -2,6 +2,7 @@
 
 * ``runner``    runs one job: claim with a lease, handler, done / retry with backoff / parked
 * ``handlers``  what each kind of job does, and the periodic ones
+* ``newsletter`` mail to subscribers: confirmation links, new posts (fanned out in batches)
 * ``worker``    finds due jobs (the database, or Redis through saq) and runs them
 
 Jobs are written by the services in the transaction of their change
@@ -15,7 +16,7 @@ import asyncio
 
 from quart import Quart
 
-from . import handlers  # noqa: F401 - registers the kinds of jobs
+from . import handlers, newsletter  # noqa: F401 - register the kinds of jobs
 from .runner import drain
 from .worker import Worker
 

@@ -13,6 +13,8 @@ Modules, by concern:
 * ``recovery``  "Forgot password?" and the reset link it mails
 * ``admin``     users and roles
 * ``admin_jobs`` background jobs: counts, the failed ones with their errors, run again
+* ``admin_subscribers`` the admin's list of subscribers, removal, CSV export
+* ``subscriptions`` new posts by email: subscribe, confirm, unsubscribe (one-click)
 * ``uploads``   images from the editor, avatars from the settings page
 * ``feeds``     Atom feeds (site, tag, author)
 
@@ -45,3 +47,4 @@ def init_app(app: Quart) -> None:
 
 
 from . import accounts, admin, admin_jobs, csrf, editor, feeds, helpers, i18n, identity, recovery, seo, social, uploads, views  # noqa: E402,F401
+from . import admin_subscribers, subscriptions  # noqa: E402,F401

@@ -22,6 +22,15 @@ SESSION_KEY = "csrf_token"
 FIELD = "csrf_token"
 HEADER = "X-CSRF-Token"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Endpoints whose POST is authorized by a signed token in their URL, not by a session:
+# one-click unsubscribing (RFC 8058), which mail providers send without any cookie.
+EXEMPT: set[str] = set()
+
+
+def csrf_exempt(endpoint: str) -> str:
+    """Let POSTs to ``endpoint`` through without the session's token (see EXEMPT)."""
+    EXEMPT.add(endpoint)
+    return endpoint
 
 
 def csrf_token() -> str:
@@ -42,7 +51,7 @@ async def _csrf_helpers() -> dict:  # async: Quart runs a plain def in a worker 
 
 @blueprint.before_request
 async def check_csrf() -> None:
-    if request.method not in UNSAFE_METHODS:
+    if request.method not in UNSAFE_METHODS or request.endpoint in EXEMPT:
         return
     expected = session.get(SESSION_KEY)
     sent = request.headers.get(HEADER) or (await request.form).get(FIELD)
