@@ -29,7 +29,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from quartblog import create_app
 from quartblog.db import get_db
-from quartblog.models import Role
+from quartblog.models import Role, Subscriber
 from quartblog.services import comments
 
 from .conftest import clear_tables, make_config
@@ -136,6 +136,12 @@ ROUTES = [
     Route("GET", "/reset-password/<token>", "anon", path={"token": "0" * 32 + ".forged"}, refused=True),
     Route("POST", "/reset-password/<token>", "anon", path={"token": "0" * 32 + ".forged"},
           form={"password": "a new passphrase", "password_again": "a new passphrase"}, refused=True),
+    Route("GET", "/subscribe", "anon", query={"email": "reader@example.com"}),
+    Route("POST", "/subscribe", "anon", form={"email": "reader@example.com"}),
+    Route("GET", "/subscribe/confirm/<token>", "anon", path={"token": "forged.token"}, refused=True),
+    Route("GET", "/unsubscribe/<token>", "anon", path={"token": "forged.token"}, refused=True),
+    Route("POST", "/unsubscribe/<token>", "anon", path={"token": "forged.token"},
+          form={"List-Unsubscribe": "One-Click"}, refused=True),
     Route("GET", "/register", "anon"),
     Route("POST", "/register", "anon", form={"username": "newbie", "email": "newbie@example.com",
                                             "password": PASSWORD}),
@@ -151,6 +157,7 @@ ROUTES = [
     Route("GET", "/unsubscribe/comments/<token>", "anon", path={"token": "e30.forged"}, refused=True),
     Route("POST", "/unsubscribe/comments/<token>", "anon", path={"token": "e30.forged"},
           form={"List-Unsubscribe": "One-Click"}, refused=True),
+    Route("POST", "/subscribe/cancel", "sam"),
     # site: writing and social
     Route("GET", "/write"),
     Route("POST", "/write", form=POST_FORM),
@@ -188,6 +195,9 @@ ROUTES = [
     Route("GET", "/admin/settings"),
     Route("POST", "/admin/settings", form={"moderation.hold_new_accounts_days": "3"}),
     Route("GET", "/admin/audit", query=PAGE),
+    Route("GET", "/admin/subscribers", query={"q": "example", **PAGE}),
+    Route("GET", "/admin/subscribers.csv"),
+    Route("POST", "/admin/subscribers/<id:subscriber_id>/delete", path={"subscriber_id": "{doomed_subscriber}"}),
     Route("GET", "/admin/jobs"),
     Route("POST", "/admin/jobs/<id:job_id>/retry", path={"job_id": "1"}),
     Route("POST", "/admin/jobs/retry"),
@@ -197,6 +207,8 @@ ROUTES = [
     Route("POST", "/api/users/login", "anon", json={"user": {"email": "ada@example.com",
                                                              "password": "wrong password"}}, refused=True),
     Route("POST", "/api/users/password-reset", "anon", json={"user": {"email": "ada@example.com"}}),
+    Route("POST", "/api/subscriptions", "anon", json={"subscription": {"email": "api-reader@example.com",
+                                                                       "locale": "en"}}),
     Route("POST", "/api/users/password-reset/confirm", "anon",
           json={"user": {"token": "0" * 32 + ".forged", "password": "a new passphrase"}}, refused=True),
     Route("GET", "/api/user"),
@@ -276,6 +288,10 @@ async def blog(database_url: str):
                 await make_post(session, ada, "Doomed API")
                 bulk = await make_post(session, ada, "Doomed bulk")
                 ids = {"doomed_bulk": str(bulk.post.id)}
+                doomed_subscriber = Subscriber(email="doomed-subscriber@example.com")
+                session.add(doomed_subscriber)
+                await session.flush()
+                ids["doomed_subscriber"] = str(doomed_subscriber.id)
                 for key in ("comment", "doomed_site_comment", "doomed_api_comment"):
                     view = await comments.add_comment(session, sam, "hello-world", f"Comment {key}")
                     ids[key] = str(view.comment.id)

@@ -4,8 +4,9 @@ An article in the API is a post on the site. Views validate input with
 quart-schema models (``schemas``), call the services with the request's session
 and return response models; errors are translated in ``errors`` and
 ``quartblog.web.errors``. Modules: ``users``, ``profiles``, ``articles``,
-``comments``, ``tags``, ``uploads``, ``password_resets`` (routes), ``auth`` (JWT), ``schemas``, ``errors``,
-``openapi``, ``jsonprovider`` (rate limits on log-in and registration: ``quartblog.web.limits``).
+``comments``, ``tags``, ``uploads``, ``password_resets``, ``subscriptions`` (routes),
+``auth`` (JWT), ``schemas``, ``errors``, ``openapi``, ``jsonprovider`` (rate limits on
+log-in and registration: ``quartblog.web.limits``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from quart_cors import cors
 
 blueprint = cors(Blueprint("api", __name__, url_prefix="/api"))
 
-from . import admin, articles, comments, password_resets, profiles, tags, uploads, users  # noqa: E402,F401  (register the routes)
+from . import admin, articles, comments, password_resets, profiles, subscriptions, tags, uploads, users  # noqa: E402,F401  (register the routes)
 from .errors import init_blueprint  # noqa: E402
 from .jsonprovider import OrjsonProvider  # noqa: E402
 from .openapi import init_openapi  # noqa: E402

@@ -3,6 +3,7 @@
 * ``runner``    runs one job: claim with a lease, handler, done / retry with backoff / parked
 * ``handlers``  what each kind of job does, and the periodic ones
 * ``notifications``  mail about one's account and posts: verify an address, a new comment
+* ``newsletter`` mail to subscribers: confirmation links, new posts (fanned out in batches)
 * ``worker``    finds due jobs (the database, or Redis through saq) and runs them
 
 Jobs are written by the services in the transaction of their change
@@ -16,7 +17,7 @@ import asyncio
 
 from quart import Quart
 
-from . import handlers, notifications  # noqa: F401 - registers the kinds of jobs
+from . import handlers, newsletter, notifications  # noqa: F401 - register the kinds of jobs
 from .runner import drain
 from .worker import Worker
 

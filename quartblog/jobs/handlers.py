@@ -11,7 +11,7 @@ from sqlalchemy import delete, or_
 
 from ..mail import compose, external_url, open_transport, send_once
 from ..models import EmailVerification, Job, JobState, MailDelivery, PasswordReset, SignIn, User
-from ..services import password_resets
+from ..services import password_resets, subscriptions
 from ..types import utcnow
 from ..services.errors import N_
 from .runner import JobContext, handler
@@ -22,6 +22,7 @@ CLEANUP = "maintenance.cleanup"
 PERIODIC = {CLEANUP: 3600}
 DONE_JOBS_KEPT = timedelta(days=7)
 DELIVERIES_KEPT = timedelta(days=30)
+UNCONFIRMED_KEPT = timedelta(days=7)  # subscriptions whose link was not followed
 
 
 @handler(password_resets.MAIL_KIND)
@@ -47,8 +48,9 @@ async def password_reset_mail(context: JobContext, payload: dict[str, Any]) -> N
 
 @handler(CLEANUP)
 async def cleanup(context: JobContext, payload: dict[str, Any]) -> None:
-    """Forget what no one can use any more: used or expired reset and verification links, sign-ins older
-    than the longest cookie, jobs done a week ago, delivery records of a month ago."""
+    """Forget what no one can use any more: used or expired reset and verification links,
+    sign-ins older than the longest cookie, jobs done a week ago, delivery records of a month
+    ago, subscriptions not confirmed within a week."""
     now = utcnow()
     cookie_life = timedelta(seconds=int(context.app.config.get("QUART_AUTH_DURATION", 365 * 24 * 3600)))
     async with context.sessions() as session:
@@ -60,4 +62,5 @@ async def cleanup(context: JobContext, payload: dict[str, Any]) -> None:
         await session.execute(delete(SignIn).where(SignIn.created_at < now - cookie_life))
         await session.execute(delete(Job).where(Job.state == JobState.DONE, Job.finished_at < now - DONE_JOBS_KEPT))
         await session.execute(delete(MailDelivery).where(MailDelivery.sent_at < now - DELIVERIES_KEPT))
+        await subscriptions.forget_unconfirmed(session, now - UNCONFIRMED_KEPT)
         await session.commit()

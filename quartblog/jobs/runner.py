@@ -57,12 +57,15 @@ class JobContext:
     owner: str
     sessions: async_sessionmaker[AsyncSession] = field(repr=False)
 
-    async def extend_lease(self) -> None:
-        """A long job (a send to thousands) keeps its claim: call it every few hundred steps."""
+    async def extend_lease(self) -> bool:
+        """A long job (a send to thousands) keeps its claim: call it every few hundred steps,
+        well within ``JOB_LEASE_SECONDS``.  False when the claim is no longer this worker's
+        (its lease ran out and another worker took the job): stop then."""
         async with self.sessions() as session:
-            await session.execute(update(Job).where(Job.id == self.job_id, Job.locked_by == self.owner)
-                                  .values(locked_until=utcnow() + _lease(self.app)))
+            result = await session.execute(update(Job).where(Job.id == self.job_id, Job.locked_by == self.owner)
+                                           .values(locked_until=utcnow() + _lease(self.app)))
             await session.commit()
+        return bool(result.rowcount)
 
 
 def session_factory(app: Quart) -> async_sessionmaker[AsyncSession]:

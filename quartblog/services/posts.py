@@ -16,7 +16,7 @@ from ..types import utcnow
 from .text import check_text
 from .errors import Errors, Message, N_, NotFound, PermissionDenied
 from .upsert import insert_missing
-from . import counts, verification
+from . import counts, new_posts, verification
 from ..text import search
 from .tags import get_or_create_tags, normalize_tags
 from .slugs import RESERVED_SLUGS, SLUG_MAX, base_slug, insert_post  # noqa: F401
@@ -147,6 +147,8 @@ async def create_post(session: AsyncSession, author: User, *, title: str | None,
     })
     tag_ids = await _set_tags(session, post_id, names)
     await counts.count_new(session, published=publication[0] is PostStatus.PUBLISHED, tag_ids=tag_ids)
+    if publication[0] is PostStatus.PUBLISHED:
+        await new_posts.announce(session, post_id, publication[1])
     return await get_post_view(session, slug, viewer_id=author.id, admin=author.is_admin)
 
 
@@ -173,6 +175,8 @@ async def update_post(session: AsyncSession, actor: User, slug: str, *, title: s
     publication = _publication(errors, status, publish_at, current=post)
     errors.raise_if_any()
     counted = publication is not None or names is not None  # what the kept counts depend on
+    announced = (publication is not None and publication[0] is PostStatus.PUBLISHED
+                 and publication != (post.status, post.published_at))  # published, or a new time
     async with counts.changing(session, [post.id]) if counted else nullcontext():
         if publication is not None:
             post.status, post.published_at = publication
@@ -188,6 +192,8 @@ async def update_post(session: AsyncSession, actor: User, slug: str, *, title: s
         await session.flush()
         if names is not None:
             await _set_tags(session, post.id, names)
+    if announced:
+        await new_posts.announce(session, post.id, post.published_at)
     return await get_post_view(session, post.slug, viewer_id=actor.id, admin=actor.is_admin)
 
 
@@ -215,6 +221,9 @@ async def set_status_many(session: AsyncSession, post_ids: list[int], status: Po
         async with counts.changing(session, changing):
             await session.execute(update(Post).where(Post.id.in_(changing)).values(**values)
                                   .execution_options(synchronize_session=False))
+        if status is PostStatus.PUBLISHED:
+            for post_id in changing:
+                await new_posts.announce(session, post_id, now)
     return len(changing)
 
 

@@ -14,6 +14,8 @@ Modules, by concern:
 * ``mail_links`` verifying an address (the banner, the link), one-click unsubscribe
 * ``admin``     users and roles
 * ``admin_jobs`` background jobs: counts, the failed ones with their errors, run again
+* ``admin_subscribers`` the admin's list of subscribers, removal, CSV export
+* ``subscriptions`` new posts by email: subscribe, confirm, unsubscribe (one-click)
 * ``uploads``   images from the editor, avatars from the settings page
 * ``feeds``     Atom feeds (site, tag, author)
 
@@ -46,3 +48,4 @@ def init_app(app: Quart) -> None:
 
 
 from . import accounts, admin, admin_jobs, csrf, editor, feeds, helpers, i18n, identity, mail_links, recovery, seo, social, uploads, views  # noqa: E402,F401
+from . import admin_subscribers, subscriptions  # noqa: E402,F401

@@ -83,7 +83,6 @@ async def verify_email(token: str):
 
 
 @blueprint.route("/unsubscribe/comments/<token>", methods=["GET", "POST"])
-@csrf_exempt  # a mail client POSTs "List-Unsubscribe=One-Click" with no cookie (RFC 8058)
 async def unsubscribe_comments(token: str):
     """GET: a page with the button; POST (the button, or the mail client's one click): off."""
     session = get_session()
@@ -95,3 +94,6 @@ async def unsubscribe_comments(token: str):
     user = await notifications.unsubscribe(session, token, secret_key=secret_key)
     return await render_template("auth/unsubscribe.html", token=token, valid=user is not None,
                                  done=user is not None), 200 if user else 404
+
+
+csrf_exempt("site.unsubscribe_comments")  # a mail client POSTs "List-Unsubscribe=One-Click" with no cookie (RFC 8058)
