@@ -233,3 +233,7 @@ def count_statements(app):
             event.remove(engine, "before_cursor_execute", before)
 
     return counting
+
+
+# A real SMTP server for the test (aiosmtpd on a free port): ``mailbox`` in a test's arguments.
+from .mailbox import mailbox  # noqa: E402,F401

@@ -56,7 +56,7 @@ class Mailbox:
 
 @pytest.fixture
 async def mailbox():
-    """A running Mailbox for the test (``from ..mailbox import mailbox`` in the test module)."""
+    """A running Mailbox for the test (tests/conftest.py offers it to every test)."""
     box = Mailbox()
     await box.start()
     yield box

@@ -27,17 +27,10 @@ from quartblog.types import utcnow
 
 from .conftest import TEST_SECRET, clear_tables, make_config
 from .factories import make_user
-from .mailbox import Mailbox, text_of
+from .mailbox import text_of
 
 REDIS_URL = os.environ.get("QUARTBLOG_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
-
-@pytest.fixture
-async def mailbox():
-    box = Mailbox()
-    await box.start()
-    yield box
-    await box.stop()
 
 
 @pytest.fixture

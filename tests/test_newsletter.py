@@ -23,18 +23,10 @@ from quartblog.types import utcnow
 
 from .conftest import TEST_SECRET
 from .factories import make_post, make_user
-from .mailbox import Mailbox
 
 SUBSCRIBERS = 2000
 CONCURRENCY = 4  # batches a worker sends at once: the most messages in flight at a kill
 
-
-@pytest.fixture
-async def mailbox():
-    box = Mailbox()
-    await box.start()
-    yield box
-    await box.stop()
 
 
 @pytest.fixture

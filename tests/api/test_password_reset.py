@@ -11,7 +11,7 @@ from sqlalchemy import func, select, update
 from quartblog.jobs import drain
 from quartblog.models import AuditEntry, PasswordReset, Role, User
 
-from ..mailbox import link_in, mailbox, text_of  # noqa: F401  (mailbox: the fixture)
+from ..mailbox import link_in, text_of
 from ..site.conftest import Browser
 from .conftest import PASSWORD, errors_of, register
 

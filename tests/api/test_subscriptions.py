@@ -6,15 +6,8 @@ import pytest
 
 from quartblog.jobs import drain
 
-from ..mailbox import Mailbox, link_in
+from ..mailbox import link_in
 
-
-@pytest.fixture
-async def mailbox():
-    box = Mailbox()
-    await box.start()
-    yield box
-    await box.stop()
 
 
 @pytest.fixture

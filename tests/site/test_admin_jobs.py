@@ -9,15 +9,7 @@ import pytest
 
 from quartblog.jobs import drain
 
-from ..mailbox import Mailbox
 
-
-@pytest.fixture
-async def mailbox():
-    box = Mailbox()
-    await box.start()
-    yield box
-    await box.stop()
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from quartblog.jobs import drain
 from quartblog.models import AuditEntry, PasswordReset, User
 
 from ..factories import PASSWORD
-from ..mailbox import link_in, mailbox, text_of  # noqa: F401  (mailbox: the fixture)
+from ..mailbox import link_in, text_of
 from .conftest import Browser
 
 NEW_PASSWORD = "a brand new passphrase"

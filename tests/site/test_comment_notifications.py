@@ -16,16 +16,9 @@ from quartblog.models import Comment, Job, Role, User
 from quartblog.services import comments, notifications, settings
 
 from ..factories import PASSWORD, make_post, make_user
-from ..mailbox import Mailbox, html_of, text_of
+from ..mailbox import html_of, text_of
 from .conftest import Browser
 
-
-@pytest.fixture
-async def mailbox():
-    box = Mailbox()
-    await box.start()
-    yield box
-    await box.stop()
 
 
 @pytest.fixture

@@ -14,18 +14,11 @@ from quartblog.services import settings, verification
 from quartblog.types import utcnow
 
 from ..factories import PASSWORD, make_post, make_user
-from ..mailbox import Mailbox, html_of, link_in, text_of
+from ..mailbox import html_of, link_in, text_of
 from .conftest import Browser
 
 MODE = settings.EMAIL_VERIFICATION
 
-
-@pytest.fixture
-async def mailbox():
-    box = Mailbox()
-    await box.start()
-    yield box
-    await box.stop()
 
 
 @pytest.fixture

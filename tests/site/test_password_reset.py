@@ -12,7 +12,7 @@ from quartblog.models import Job, PasswordReset, SignIn
 
 from ..conftest import TEST_SECRET
 from ..factories import PASSWORD, make_user
-from ..mailbox import html_of, link_in, mailbox, text_of  # noqa: F401  (mailbox: the fixture)
+from ..mailbox import html_of, link_in, text_of
 from .conftest import Browser
 
 NEW_PASSWORD = "a brand new passphrase"

@@ -22,18 +22,11 @@ from quartblog.types import utcnow
 
 from ..conftest import TEST_SECRET
 from ..factories import make_post, make_user
-from ..mailbox import Mailbox, html_of, link_in, text_of
+from ..mailbox import html_of, link_in, text_of
 from .conftest import Browser
 
 THANKS = "If this address is not subscribed yet, a message with a link to confirm is on its way."
 
-
-@pytest.fixture
-async def mailbox():
-    box = Mailbox()
-    await box.start()
-    yield box
-    await box.stop()
 
 
 @pytest.fixture
