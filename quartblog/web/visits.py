@@ -55,11 +55,11 @@ class VisitCounter:
         except Exception as exc:
             from .unit_of_work import is_retryable
 
-            if get_db(self.app).note_failure(exc):  # an outage is logged once, not every flush
-                pass
-            elif is_retryable(exc):  # a deadlock with another writer (pt-osc's copy, say): no traceback
+            if is_retryable(exc):  # a deadlock with another writer (pt-osc's copy, say): no traceback
                 log.warning("could not write %d post visits (%s); keeping them for the next try",
                             len(rows), getattr(exc, "orig", exc))
+            elif get_db(self.app).note_failure(exc):  # an outage is logged once, not every flush
+                pass
             else:
                 log.exception("could not write %d post visits; keeping them for the next try", len(rows))
             self.pending.update(batch)
