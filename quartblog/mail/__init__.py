@@ -6,7 +6,8 @@ do: they write a job in their transaction (quartblog/services/outbox.py)."""
 
 from .compose import compose, external_url
 from .delivery import send_once
-from .transport import MailNotConfigured, Transport, mail_configured, open_transport
+from ..config import mail_configured
+from .transport import MailNotConfigured, Transport, open_transport
 
 __all__ = ["MailNotConfigured", "Transport", "compose", "external_url", "mail_configured", "open_transport",
            "send_once"]

@@ -13,7 +13,6 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiosmtplib
 
-from ..config import mail_configured  # noqa: F401 - part of the mail layer's face
 
 log = logging.getLogger("quartblog.mail")
 TRUE = ("1", "true", "yes", "on")

@@ -12,7 +12,15 @@ import base64
 import hashlib
 import hmac
 
+from typing import Any, TypeVar
+
 from itsdangerous import URLSafeSerializer
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..types import utcnow
+
+Row = TypeVar("Row")
 
 ID_LENGTH = 32  # hex characters of the row's id
 SECRET_MAX = 64
@@ -47,6 +55,23 @@ def split(token_: str | None) -> tuple[str, str] | None:
 
 def matches(stored_hash: str, given_secret: str) -> bool:
     return hmac.compare_digest(stored_hash, digest(given_secret))
+
+
+async def open_row(session: AsyncSession, model: type[Row], token_: str | None, *, lock: bool = False) -> Row | None:
+    """The unused, unexpired row of ``model`` (``id``, ``secret_hash``, ``used_at``,
+    ``expires_at``) this token opens, or None (forged, used, expired); ``lock``: FOR UPDATE."""
+    parts = split(token_)
+    if parts is None:
+        return None
+    row_id, given = parts
+    statement: Any = select(model).where(model.id == row_id)  # type: ignore[attr-defined]
+    if lock:
+        statement = statement.with_for_update()
+    row = await session.scalar(statement)
+    if (row is None or row.used_at is not None or row.expires_at <= utcnow()
+            or not matches(row.secret_hash, given)):
+        return None
+    return row
 
 
 def serializer(secret_key: str, purpose: str) -> URLSafeSerializer:

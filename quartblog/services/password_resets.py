@@ -86,18 +86,7 @@ async def send_link(session: AsyncSession, actor: User, username: str, *, secret
 async def find(session: AsyncSession, token: str | None, *, secret_key: str,
                lock: bool = False) -> PasswordReset | None:
     """The unused, unexpired reset this token opens, or None (forged, used, expired)."""
-    parts = link_tokens.split(token)
-    if parts is None:
-        return None
-    reset_id, secret = parts
-    statement = select(PasswordReset).where(PasswordReset.id == reset_id)
-    if lock:
-        statement = statement.with_for_update()
-    reset = await session.scalar(statement)
-    if (reset is None or reset.used_at is not None or reset.expires_at <= utcnow()
-            or not link_tokens.matches(reset.secret_hash, secret)):
-        return None
-    return reset
+    return await link_tokens.open_row(session, PasswordReset, token, lock=lock)
 
 
 async def reset_password(session: AsyncSession, token: str | None, password: str | None, *,

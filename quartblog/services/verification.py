@@ -187,18 +187,7 @@ async def change_email(session: AsyncSession, user: User, email: str | None, lin
 async def find(session: AsyncSession, token: str | None, *, secret_key: str,
                lock: bool = False) -> EmailVerification | None:
     """The unused, unexpired link this token opens, or None (forged, used, expired)."""
-    parts = link_tokens.split(token)
-    if parts is None:
-        return None
-    row_id, secret = parts
-    statement = select(EmailVerification).where(EmailVerification.id == row_id)
-    if lock:
-        statement = statement.with_for_update()
-    row = await session.scalar(statement)
-    if (row is None or row.used_at is not None or row.expires_at <= utcnow()
-            or not link_tokens.matches(row.secret_hash, secret)):
-        return None
-    return row
+    return await link_tokens.open_row(session, EmailVerification, token, lock=lock)
 
 
 @dataclass
